@@ -1,0 +1,110 @@
+"""Put a take into the scene the way the sidebar's options say: a new Monocap armature or the selected
+armature, then optional smoothing and foot lock. Used by Capture and Import Take alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+import bpy
+import numpy as np
+
+from ..engine.errors import BadInput
+from . import cleanup, compat
+from .armature import build_armature
+from .footlock import foot_lock
+from .retarget import retarget_take
+from .takebake import bake_take, check_take, scene_fps
+
+
+def target_armature(context: bpy.types.Context, target: str) -> bpy.types.Object | None:
+    """None for a new armature; the active armature for 'SELECTED' (BadInput if there is none)."""
+    if target == "NEW":
+        return None
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE":
+        raise BadInput("Target is 'Selected armature' but no armature is active: select one, or choose "
+                       "'New Monocap armature'")
+    return obj
+
+
+def apply_take(context: bpy.types.Context, take: dict, settings, name: str = "Take") -> str:
+    """Bake `take` per `settings` (the scene's Monocap settings). Returns a one-line summary.
+
+    Raises BadInput before touching the scene when the take or the target cannot be used.
+    """
+    check_take(take)
+    target = target_armature(context, settings.target)
+    with SceneGuard(context, target):
+        return _apply(context, take, settings, name, target)
+
+
+def _apply(context: bpy.types.Context, take: dict, settings, name: str, target: bpy.types.Object | None) -> str:
+    fps_mode = settings.fps_mode
+    frame_start = context.scene.frame_start
+    action_name = f"{name}_monocap"
+    if target is None:
+        obj = build_armature(context, "Monocap", list(take["joint_names"]), np.asarray(take["parents"]),
+                             np.asarray(take["rest_offsets"]))
+        bake_take(context, obj, take, frame_start, fps_mode, settings.root_motion, action_name)
+        summary = f"{name}: {len(take['rotations'])} frames on new armature {obj.name}"
+    else:
+        obj = target
+        if obj.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        _, mapping, unmatched, conv = retarget_take(context, obj, take, frame_start, fps_mode,
+                                                    settings.root_motion, action_name)
+        summary = f"{name}: {len(mapping)} bones of {obj.name} matched ({conv} names)"
+        if unmatched:
+            summary += f"; not matched: {', '.join(unmatched)}"
+    frames = np.arange(context.scene.frame_start, context.scene.frame_end + 1, dtype=np.float64)
+    if settings.smoothing:
+        groups = cleanup.group_fcurves((obj, fc) for fc in compat.channels(obj))
+        cleanup.smooth(groups, scene_fps(context.scene), "BUTTERWORTH", settings.cutoff)
+    if settings.foot_lock:
+        foot_lock(obj, frames, scene_fps(context.scene), "IK" if settings.root_motion else "ROOT")
+    return summary
+
+
+def take_name(path: str) -> str:
+    return Path(path).stem
+
+
+class SceneGuard:
+    """Undo by hand what a failed bake did: new objects, armatures and actions go, the frame rate, frame
+    range and the target's action come back. Used as `with SceneGuard(context):`."""
+
+    def __init__(self, context: bpy.types.Context, target: bpy.types.Object | None = None) -> None:
+        self.context = context
+        self.target = target
+
+    def __enter__(self) -> Self:
+        scene = self.context.scene
+        self.ids = {c: set(getattr(bpy.data, c)[:]) for c in ("objects", "armatures", "actions")}
+        self.render = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end)
+        anim = self.target.animation_data if self.target else None
+        self.action = anim.action if anim else None
+        self.slot = anim.action_slot if anim and compat.LAYERED else None
+        self.target_props = {k: self.target[k] for k in self.target.keys()} if self.target else {}  # noqa: SIM118
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            return False
+        for coll in ("objects", "actions", "armatures"):
+            data = getattr(bpy.data, coll)
+            for item in [i for i in data if i not in self.ids[coll]]:
+                data.remove(item)
+        scene = self.context.scene
+        scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end = self.render
+        if self.target is not None:
+            if self.target.animation_data:
+                self.target.animation_data.action = self.action
+                if self.slot is not None:
+                    self.target.animation_data.action_slot = self.slot
+            for k in list(self.target.keys()):
+                if k not in self.target_props:
+                    del self.target[k]
+            for k, v in self.target_props.items():
+                self.target[k] = v
+        return False

@@ -1,0 +1,66 @@
+"""Finding and checking the engine's Python from Blender: preferences, the extension's user folder, and a
+torch import check. Everything here raises BadInput with a message that says what to do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import bpy
+
+from ..engine.errors import BadInput
+from .jobs import venv_python
+
+ADDON_ID = __package__.rpartition(".")[0]  # "monocap", or "bl_ext.<repo>.monocap" when installed
+_checked: dict[tuple[str, float], str | None] = {}
+
+
+def preferences(context: bpy.types.Context | None = None) -> bpy.types.AddonPreferences | None:
+    context = context or bpy.context
+    entry = context.preferences.addons.get(ADDON_ID)
+    return entry.preferences if entry else None
+
+
+def user_dir() -> Path:
+    """The extension's own writable folder (kept across upgrades); a config folder when run as a plain
+    add-on (tests, development checkouts)."""
+    try:
+        return Path(bpy.utils.extension_path_user(ADDON_ID, create=True))
+    except (ValueError, RuntimeError, TypeError):
+        return Path(bpy.utils.user_resource("CONFIG", path="monocap", create=True))
+
+
+def default_venv() -> Path:
+    return user_dir() / "engine-venv"
+
+
+def engine_python(context: bpy.types.Context | None = None) -> str:
+    """The configured engine Python, or the one 'Set up engine' made; BadInput if there is none."""
+    prefs = preferences(context)
+    chosen = bpy.path.abspath(prefs.engine_python) if prefs and prefs.engine_python else ""
+    if chosen:
+        if not os.path.isfile(chosen):
+            raise BadInput(f"Engine Python not found: {chosen} (Preferences > Add-ons > Monocap)")
+        return chosen
+    made = venv_python(default_venv())
+    if made.is_file():
+        return str(made)
+    raise BadInput("No capture engine is set up: press 'Set up engine' in Preferences > Add-ons > Monocap, "
+                   "or set 'Engine Python' to a Python that has the engine's requirements")
+
+
+def check_engine(python: str, timeout: float = 120.0) -> None:
+    """BadInput unless `python` can import torch (checked once per interpreter file version)."""
+    key = (python, os.path.getmtime(python))
+    if key not in _checked:
+        try:
+            proc = subprocess.run([python, "-c", "import torch, numpy"], capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+            _checked[key] = None if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["?"])[-1]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            _checked[key] = str(exc)
+    problem = _checked[key]
+    if problem is not None:
+        raise BadInput(f"The engine Python {python} cannot run the engine ({problem}): press 'Set up engine' "
+                       "in the add-on preferences or install engine/requirements.txt into it")

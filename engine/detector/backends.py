@@ -1,0 +1,93 @@
+"""Where the two BlazePose graphs run: our torch interpreter (CPU or CUDA, batched) or LiteRT (CPU).
+
+`--device auto` takes CUDA when torch sees it. On CPU the LiteRT runtime is used when its wheel is
+installed, because it is the faster CPU path (see `python -m engine bench`); torch is the fallback and
+the only GPU path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInput
+
+
+def resolve_device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise BadInput(f"unknown device {device!r}: use auto, cpu or cuda")
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise BadInput("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu or auto")
+    return "cpu"
+
+
+def _litert_available() -> bool:
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class PoseNets:
+    """The detector and landmark graphs behind one interface, numpy in and out."""
+
+    def __init__(self, detector: Path, landmarks: Path, device: str = "auto", backend: str = "auto",
+                 threads: int | None = None) -> None:
+        self.device = resolve_device(device)
+        if backend == "auto":
+            backend = "litert" if self.device == "cpu" and _litert_available() else "torch"
+        if backend == "litert" and self.device != "cpu":
+            raise BadInput("the LiteRT backend runs on the CPU only; use --backend torch for CUDA")
+        if backend not in ("litert", "torch"):
+            raise BadInput(f"unknown backend {backend!r}: use auto, torch or litert")
+        self.backend = backend
+        import os
+
+        threads = threads or min(4, os.cpu_count() or 1)
+        if backend == "litert":
+            from ..tflite_torch.litert_runner import LiteRTModel
+
+            self._det = LiteRTModel(detector, num_threads=threads)
+            self._lm = LiteRTModel(landmarks, num_threads=threads)
+        else:
+            import torch
+
+            from ..tflite_torch import build_module
+
+            if self.device == "cpu":
+                torch.set_num_threads(threads)
+            dtype = torch.float16 if self.device == "cuda" else torch.float32
+            self._torch = torch
+            self._dtype = dtype
+            self._det = build_module(detector, device=self.device, dtype=dtype)
+            self._lm = build_module(landmarks, device=self.device, dtype=dtype)
+
+    @property
+    def name(self) -> str:
+        return f"{self.backend} on {self.device}"
+
+    def _run(self, model, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        if self.backend == "litert":
+            return model(np.ascontiguousarray(x, dtype=np.float32))
+        torch = self._torch
+        with torch.inference_mode():
+            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device, self._dtype)
+            return tuple(o.float().cpu().numpy() for o in model(t))
+
+    def detect(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x: (N, 224, 224, 3) in [-1, 1] -> raw boxes (N, 2254, 12), raw score logits (N, 2254)."""
+        out = self._run(self._det, x)
+        return out[0], out[1].reshape(len(x), -1)
+
+    def landmarks(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x: (N, 256, 256, 3) in [0, 1] -> raw landmarks (N, 195), pose flag (N,) in [0, 1]."""
+        out = self._run(self._lm, x)
+        return out[0].reshape(len(x), -1), out[1].reshape(len(x))

@@ -1,0 +1,223 @@
+"""Capture 33 BlazePose keypoints per frame from a video, following one person.
+
+Two passes over the decoded stream, each with flat memory:
+1. scan: the detector on a few frames per second, linked into person tracks (see tracking.py);
+2. landmarks: every frame, the landmark graph on a rotated crop around the chosen person. The crop comes
+   from the previous frame's landmarks (as MediaPipe tracks); the chosen track's detections re-anchor it
+   when the landmarks drift onto someone else, and the detector runs again when the person is lost.
+Decoding runs in a thread beside the networks (OpenCV and the runtimes release the GIL).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..errors import BadInput
+from ..video import VideoInfo, iter_frames
+from . import blazepose as bp
+from .backends import PoseNets
+from .tracking import Track, build_tracks, rank_tracks
+
+SCANS_PER_SECOND = 8.0
+DETECT_BATCH = 8
+SAME_PERSON_DIST = 0.5  # landmark hips this far from the track's detection (in body radii): someone else
+
+
+@dataclass
+class Capture2D:
+    joints2d: np.ndarray  # (T, 33, 3) float32: x, y pixels, visibility in [0, 1]
+    valid: np.ndarray  # (T,) bool: the followed person was found in this frame
+    presence: np.ndarray  # (T, 33) float32: landmark presence in [0, 1]
+    first_frame: int
+    tracks: list[Track]
+    person: int
+
+
+def _threaded(it: Iterator, depth: int = 6) -> Iterator:
+    """Run an iterator in a thread with a bounded queue: decoding overlaps inference, memory stays flat."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    sentinel = object()
+
+    def worker():
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer
+            q.put(("__error__", exc))
+            return
+        q.put(sentinel)
+
+    th = threading.Thread(target=worker, daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is sentinel:
+                return
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and item[0] == "__error__":
+                raise item[1]
+            yield item
+    finally:
+        stop.set()
+        th.join(timeout=5)
+
+
+def _bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
+                progress: Callable[[str, int, int], None] | None = None,
+                warn: Callable[[str], None] | None = None) -> list[Track]:
+    """Pass 1: detector on every k-th frame, tracks ranked by prominence."""
+    step = max(1, int(round(info.fps / SCANS_PER_SECOND)))
+    views = bp.detector_windows(info.width, info.height)
+
+    def frames():
+        for i, frame in iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0,
+                                    on_warning=None):
+            if frame is not None:
+                rgb = _bgr_to_rgb(frame)
+                yield i, np.stack([bp.detector_input(rgb, lb) for lb in views])
+
+    sightings: list[tuple[int, list[bp.Detection]]] = []
+    batch_idx: list[int] = []
+    batch: list[np.ndarray] = []
+    total = end - start
+
+    def flush():
+        if not batch:
+            return
+        nv = len(views)
+        boxes, scores = nets.detect(np.concatenate(batch))
+        for j, i in enumerate(batch_idx):
+            raw = [(boxes[j * nv + v], scores[j * nv + v]) for v in range(nv)]
+            sightings.append((i, bp.decode_detections(raw, views)))
+        batch.clear()
+        batch_idx.clear()
+
+    for i, x in _threaded(frames()):
+        batch_idx.append(i)
+        batch.append(x)
+        if len(batch) == DETECT_BATCH:
+            flush()
+            if progress:
+                progress("scan", i - start + 1, total)
+    flush()
+    if progress:
+        progress("scan", total, total)
+    return rank_tracks(build_tracks(sightings, info.fps), info.height)
+
+
+def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None = None, person: int | None = None,
+               progress: Callable[[str, int, int], None] | None = None,
+               warn: Callable[[str], None] | None = None,
+               on_frame: Callable[[int, np.ndarray | None, np.ndarray | None], None] | None = None) -> Capture2D:
+    """Run both passes over frames [start, end). `person` None follows the most prominent track.
+
+    on_frame(i, frame_bgr, points (39,5) or None) is called for every frame of pass 2 (for the overlay).
+    """
+    end = info.frame_count if end is None else min(end, info.frame_count)
+    if end <= start:
+        raise BadInput(f"empty frame range {start}..{end} (the video has {info.frame_count} frames)")
+    tracks = scan_people(nets, info, start, end, progress, warn)
+    if not tracks:
+        raise BadInput("no person found in the video")
+    index = 0 if person is None else person
+    if not 0 <= index < len(tracks):
+        raise BadInput(f"--person {index}: only {len(tracks)} person track(s) found (0..{len(tracks) - 1})")
+    track = tracks[index]
+    step = max(1, int(round(info.fps / SCANS_PER_SECOND)))
+    max_gap = int(round(2 * info.fps))
+    views = bp.detector_windows(info.width, info.height)
+
+    total = end - start
+    joints2d = np.zeros((total, bp.NUM_KEYPOINTS, 3), np.float32)
+    presence = np.zeros((total, bp.NUM_KEYPOINTS), np.float32)
+    valid = np.zeros(total, bool)
+    roi: bp.Roi | None = None
+    for i, frame in _threaded(iter_frames(info, start, end, on_warning=warn)):
+        points = None
+        if frame is None:
+            roi = None  # undecodable frame: invalid, and re-anchor on the next good one
+        elif track.alive_at(i, max_gap):
+            rgb = _bgr_to_rgb(frame)
+            det = track.detection_at(i)
+            if roi is None or det is not None:
+                anchor = det if det is not None else _find_on_track(nets, rgb, views, track, info.fps, i)
+                if roi is None and anchor is not None:
+                    roi = bp.roi_from_detection(anchor)
+            if roi is not None:
+                points = _landmarks(nets, rgb, roi)
+                if points is not None and det is not None and not _same_person(points, det):
+                    points = _landmarks(nets, rgb, bp.roi_from_detection(det))  # drifted: re-anchor
+                if points is not None and _stolen(points, det, tracks, track, i):
+                    points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
+                elif points is None and det is None:
+                    anchor = _find_on_track(nets, rgb, views, track, info.fps, i)  # lost: look again at once
+                    if anchor is not None:
+                        points = _landmarks(nets, rgb, bp.roi_from_detection(anchor))
+            roi = bp.roi_from_landmarks(points) if points is not None else None
+        else:
+            roi = None
+        k = i - start
+        if points is not None:
+            joints2d[k, :, :2] = points[: bp.NUM_KEYPOINTS, :2]
+            joints2d[k, :, 2] = points[: bp.NUM_KEYPOINTS, 3]
+            presence[k] = points[: bp.NUM_KEYPOINTS, 4]
+            valid[k] = True
+        if on_frame is not None:
+            on_frame(i, frame, points)
+        if progress:
+            progress("landmarks", k + 1, total)
+    if not valid.any():
+        raise BadInput("no person found in the video")
+    return Capture2D(joints2d, valid, presence, start, tracks, index)
+
+
+def _landmarks(nets: PoseNets, rgb: np.ndarray, roi: bp.Roi) -> np.ndarray | None:
+    """Landmarks in image pixels (39, 5), or None when the graph says nobody is in the crop."""
+    raw, flag = nets.landmarks(bp.landmark_input(rgb, roi)[None])
+    if flag[0] < bp.PRESENCE_THRESHOLD:
+        return None
+    return bp.project_landmarks(raw[0], roi)
+
+
+def _same_person(points: np.ndarray, det: bp.Detection) -> bool:
+    """The landmarks' hip centre lies near the detection's hip centre (relative to the body's size)."""
+    hips = points[[23, 24], :2].mean(0)
+    return float(np.hypot(*(hips - det.keypoints[0]))) <= SAME_PERSON_DIST * det.radius
+
+
+def _stolen(points: np.ndarray, det: bp.Detection | None, tracks: list[Track], ours: Track, i: int) -> bool:
+    """Whether the landmarks sit on another person's detection rather than on the followed track's."""
+    if det is not None and _same_person(points, det):
+        return False
+    for t in tracks:
+        other = t.detection_at(i) if t is not ours else None
+        if other is not None and _same_person(points, other):
+            return True
+    return False
+
+
+def _find_on_track(nets: PoseNets, rgb: np.ndarray, views: list[bp.Letterbox], track: Track, fps: float,
+                   i: int) -> bp.Detection | None:
+    """Run the detector on this frame and return the detection that continues the followed track."""
+    boxes, scores = nets.detect(np.stack([bp.detector_input(rgb, lb) for lb in views]))
+    dets = bp.decode_detections(list(zip(boxes, scores)), views)
+    return track.closest(dets, i, fps)

@@ -1,0 +1,139 @@
+"""Person tracks from sparse detections, and the choice of whom to follow.
+
+The capture first runs the detector on a few frames per second over the whole clip (cheap), links the
+detections into tracks, and picks the most prominent track: the person seen longest and largest, so a
+passer-by crossing in front cannot steal the capture. The landmark pass then follows that track.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .blazepose import Detection
+
+LINK_DIST = 0.5  # a detection continues a track when its hip centre is this close (in body radii) ...
+LINK_DIST_PER_S = 0.2  # ... plus this much per second since the track was last seen
+MAX_GAP_S = 1.5  # a track unseen for longer ends (it may be merged back later)
+START_SCORE = 0.7  # weaker detections may continue a track but not start one
+
+
+@dataclass
+class Track:
+    frames: list[int] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
+
+    @property
+    def first(self) -> int:
+        return self.frames[0]
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]
+
+    def prominence(self, image_height: float) -> float:
+        """Sum over sightings of score x body radius relative to the image: long and large wins."""
+        return float(sum(d.score * d.radius / image_height for d in self.detections))
+
+    def predict(self, frame: int) -> tuple[np.ndarray, float]:
+        """Hip centre (2,) and body radius at `frame`: linear between sightings, constant outside them."""
+        f = np.asarray(self.frames)
+        hips = np.stack([d.keypoints[0] for d in self.detections])
+        radius = np.median([d.radius for d in self.detections])
+        return np.array([np.interp(frame, f, hips[:, 0]), np.interp(frame, f, hips[:, 1])]), float(radius)
+
+    def closest(self, dets: list[Detection], frame: int, fps: float = 30.0) -> Detection | None:
+        """The detection that plausibly continues this track at `frame`, or None."""
+        if not dets:
+            return None
+        hip, radius = self.predict(frame)
+        i = int(np.searchsorted(self.frames, frame))
+        gap = min(abs(self.frames[j] - frame) for j in (i - 1, i) if 0 <= j < len(self.frames))
+        limit = (LINK_DIST + LINK_DIST_PER_S * gap / fps) * radius
+        dist = [float(np.hypot(*(d.keypoints[0] - hip))) for d in dets]
+        best = int(np.argmin(dist))
+        return dets[best] if dist[best] <= limit else None
+
+    def detection_at(self, frame: int) -> Detection | None:
+        i = int(np.searchsorted(self.frames, frame))
+        if i < len(self.frames) and self.frames[i] == frame:
+            return self.detections[i]
+        return None
+
+    def alive_at(self, frame: int, max_gap: int) -> bool:
+        """Whether the person is plausibly in view at `frame` (within max_gap of a sighting)."""
+        i = int(np.searchsorted(self.frames, frame))
+        near = [self.frames[j] for j in (i - 1, i) if 0 <= j < len(self.frames)]
+        return any(abs(n - frame) <= max_gap for n in near)
+
+
+def build_tracks(sightings: list[tuple[int, list[Detection]]], fps: float) -> list[Track]:
+    """Link per-frame detections (frame, detections) into tracks, greedily by IoU with the predicted box."""
+    max_gap = max(1, int(round(MAX_GAP_S * fps)))
+    active: list[Track] = []
+    done: list[Track] = []
+    for frame, dets in sightings:
+        still = []
+        for t in active:
+            (still if frame - t.last <= max_gap else done).append(t)
+        active = still
+        pairs = []
+        for ti, t in enumerate(active):
+            hip, radius = _extrapolate(t, frame)
+            limit = (LINK_DIST + LINK_DIST_PER_S * (frame - t.last) / fps) * radius
+            for di, d in enumerate(dets):
+                dist = float(np.hypot(*(d.keypoints[0] - hip)))
+                if dist <= limit:
+                    pairs.append((dist / radius, ti, di))
+        used_t, used_d = set(), set()
+        for _, ti, di in sorted(pairs):
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            active[ti].frames.append(frame)
+            active[ti].detections.append(dets[di])
+        for di, d in enumerate(dets):
+            if di not in used_d and d.score >= START_SCORE:
+                active.append(Track([frame], [d]))
+    return _merge_fragments(done + active, max_gap)
+
+
+def _extrapolate(t: Track, frame: int) -> tuple[np.ndarray, float]:
+    """The track's hip centre at `frame` from its last two sightings (constant velocity), and its radius."""
+    last = t.detections[-1]
+    # The median of recent radii: one odd detection (two people merged into one box) must not widen the gate.
+    radius = float(np.median([d.radius for d in t.detections[-5:]]))
+    if len(t.frames) < 2:
+        return last.keypoints[0], radius
+    v = (last.keypoints[0] - t.detections[-2].keypoints[0]) / (t.frames[-1] - t.frames[-2])
+    return last.keypoints[0] + v * (frame - t.frames[-1]), radius
+
+
+def _merge_fragments(tracks: list[Track], max_gap: int) -> list[Track]:
+    """Join a track that ends to one that starts soon after where it left off (a short occlusion)."""
+    tracks = sorted(tracks, key=lambda t: t.first)
+    merged: list[Track] = []
+    for t in tracks:
+        best = None
+        for m in merged:
+            gap = t.first - m.last
+            if 0 < gap <= 2 * max_gap:
+                a, b = m.detections[-1], t.detections[0]
+                dist = np.hypot(*(a.keypoints[0] - b.keypoints[0]))
+                radius = float(np.median([d.radius for d in m.detections[-5:]]))
+                limit = (LINK_DIST + LINK_DIST_PER_S * gap / max_gap * MAX_GAP_S) * radius
+                if dist < limit and (best is None or m.last > best.last):
+                    best = m
+        if best is not None:
+            best.frames += t.frames
+            best.detections += t.detections
+        else:
+            merged.append(t)
+    return merged
+
+
+def rank_tracks(tracks: list[Track], image_height: float) -> list[Track]:
+    """Tracks ordered by prominence, most prominent first: person 0 is the one `--person auto` follows."""
+    return sorted(tracks, key=lambda t: -t.prominence(image_height))

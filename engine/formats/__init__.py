@@ -1,0 +1,1 @@
+"""File formats (numpy only): BVH, VMD, PMX, take."""

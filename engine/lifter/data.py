@@ -1,0 +1,318 @@
+"""Training data for the lifter: mocap clips -> (cached) 3D points -> random cameras -> detector-like 2D.
+
+Pipeline
+- `load_clips`: every BVH under the mocap folder is read once, its forward kinematics run and the canonical
+  joints and BlazePose keypoints placed (`keypoints.place_on_mocap`); the result is cached as one .npz.
+- Split by clip (never by frame): held out are all clips of the styles in `HELDOUT_STYLES` (feminine in both
+  datasets, giant in dataset 1, elderly in dataset 2) and the dance clip; everything else trains.
+- `Synth.batch`: windows of a clip resampled to a random frame rate, mirrored, bone lengths scaled, seen
+  through a random pinhole camera, with detector-like noise, turned into network features.
+
+Camera model. The 2D input is normalised by a *nominal* focal length: a 60 degree field of view across the
+image's long side, f_nom = (long side / 2) / tan(30 deg); x_n = (u - w/2) / f_nom, y_n = (v - h/2) / f_nom.
+The true focal length in training is drawn from a 45-75 degree field of view, so at inference (where the
+focal length of a phone video is unknown) the same nominal value is assumed; the depth error that comes from
+a wrong focal length is part of what the trajectory head learns to average over.
+
+numpy only (no torch), so the synthesis can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import skeleton as sk
+from ..errors import BadInput
+from ..formats.bvh import read_bvh
+from . import keypoints as kp
+
+HELDOUT_STYLES = ("feminine", "giant", "elderly")
+HELDOUT_MOTIONS = ("dance-short", "dance-long")
+LIFTER_JOINTS = np.arange(1, sk.J)  # every canonical joint but Root; Hips first
+NJ = len(LIFTER_JOINTS)
+NK = kp.K
+NOMINAL_HFOV_DEG = 60.0
+FEATURES = NK * 3 + 2  # hip-relative x, y and confidence per keypoint, plus the hip centre x, y
+L_HIP, R_HIP = kp.KEYPOINT_NAMES.index("left_hip"), kp.KEYPOINT_NAMES.index("right_hip")
+CACHE_VERSION = 1
+
+_NAME = re.compile(r"dataset-(\d)_(.+?)_([a-z-]+)_(\d+)\.bvh$")
+
+
+@dataclass
+class Clip:
+    name: str
+    dataset: int
+    motion: str
+    style: str
+    points: np.ndarray  # (T, 27 + 33, 3) float32 metres, world Y up: canonical joints then keypoints
+    fps: float
+
+    @property
+    def heldout(self) -> bool:
+        return self.style in HELDOUT_STYLES or self.motion in HELDOUT_MOTIONS
+
+
+def parse_clip_name(filename: str) -> tuple[int, str, str]:
+    """dataset-1_walk-back_happy_001.bvh -> (1, 'walk-back', 'happy')."""
+    m = _NAME.search(filename)
+    if not m:
+        return 0, Path(filename).stem, "unknown"
+    return int(m.group(1)), m.group(2), m.group(3)
+
+
+def load_clips(mocap_dir: str | os.PathLike, cache: str | os.PathLike | None = None) -> list[Clip]:
+    """All clips under `mocap_dir` (recursively), from the cache when it is there and current."""
+    mocap_dir = Path(mocap_dir)
+    files = sorted(mocap_dir.rglob("*.bvh"))
+    if not files:
+        raise BadInput(f"no .bvh files under {mocap_dir}")
+    if cache is not None and Path(cache).exists():
+        z = np.load(cache, allow_pickle=False)
+        names = [str(n) for n in z["names"]]
+        if int(z["version"]) == CACHE_VERSION and names == [f.name for f in files]:
+            starts = z["starts"]
+            clips = []
+            for i, n in enumerate(names):
+                d, mo, st = parse_clip_name(n)
+                clips.append(Clip(n, d, mo, st, z["points"][starts[i]:starts[i + 1]], float(z["fps"][i])))
+            return clips
+    clips = []
+    for f in files:
+        b = read_bvh(f)
+        wr, wp = b.world_transforms()
+        joints, kps = kp.place_on_mocap(wr, wp, b.names)
+        d, mo, st = parse_clip_name(f.name)
+        clips.append(Clip(f.name, d, mo, st, np.concatenate([joints, kps], 1).astype(np.float32), b.fps))
+    if cache is not None:
+        from ..fileio import atomic_write
+        starts = np.cumsum([0] + [c.points.shape[0] for c in clips])
+        with atomic_write(cache, "wb") as fh:
+            np.savez(fh, version=CACHE_VERSION, names=np.array([c.name for c in clips]), starts=starts,
+                     fps=np.array([c.fps for c in clips]), points=np.concatenate([c.points for c in clips]))
+    return clips
+
+
+def split(clips: list[Clip]) -> tuple[list[Clip], list[Clip]]:
+    """(train, held-out) by clip."""
+    return [c for c in clips if not c.heldout], [c for c in clips if c.heldout]
+
+
+# parents of the combined point set (27 joints + 33 keypoints), for bone-length scaling
+POINT_PARENTS = np.concatenate([sk.PARENTS, kp.KEYPOINT_ATTACH])
+POINT_MIRROR = np.concatenate([sk.MIRROR, kp.KEYPOINT_MIRROR + sk.J])
+# bone groups scaled together: 0 spine/neck, 1 head, 2 upper arms, 3 forearms+hands, 4 thighs, 5 shins, 6 feet
+_GROUP = {"Spine": 0, "Chest": 0, "Neck": 0, "Head": 1, "Nose": 1, "Shoulder": 0, "UpperArm": 2,
+          "LowerArm": 2, "Hand": 3, "UpperLeg": 0, "LowerLeg": 4, "Foot": 5, "Toes": 6, "ToeTip": 6, "Heel": 6}
+POINT_GROUP = np.array([_GROUP.get(n.split("_")[0], 0) for n in sk.JOINT_NAMES]
+                       + [1] * 11 + [0] * 2 + [2] * 2 + [3] * 8 + [0] * 2 + [4, 4, 5, 5, 6, 6, 6, 6])
+# keypoint sets swapped by a detector's left/right confusion: legs and arms
+_SWAP_LEGS = [(kp.KEYPOINT_NAMES.index(f"left_{n}"), kp.KEYPOINT_NAMES.index(f"right_{n}"))
+              for n in ("knee", "ankle", "heel", "foot_index")]
+_SWAP_ARMS = [(kp.KEYPOINT_NAMES.index(f"left_{n}"), kp.KEYPOINT_NAMES.index(f"right_{n}"))
+              for n in ("elbow", "wrist", "pinky", "index", "thumb")]
+_EXTREMITY = np.array([i for i, n in enumerate(kp.KEYPOINT_NAMES)
+                       if any(w in n for w in ("pinky", "index", "thumb", "wrist", "heel", "eye", "ear", "mouth"))])
+
+
+def look_at(cam: np.ndarray, target: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """World (Y up) -> camera (x right, y down, z forward) rotations. cam, target: (B, 3); roll: (B,) rad.
+
+    Returns (B, 3, 3) with rows = camera axes in world coordinates.
+    """
+    f = target - cam
+    f /= np.linalg.norm(f, axis=-1, keepdims=True)
+    up = np.array([0.0, 1.0, 0.0])
+    x = np.cross(f, up)
+    x /= np.linalg.norm(x, axis=-1, keepdims=True)
+    y = np.cross(f, x)
+    c, s = np.cos(roll)[:, None], np.sin(roll)[:, None]
+    return np.stack([c * x + s * y, -s * x + c * y, f], axis=1)
+
+
+def interpolate_gaps(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Fill invalid frames by linear interpolation between the nearest valid frames (edges: hold).
+
+    x: (..., T, F) any features; valid: (..., T) bool. All-invalid sequences are returned unchanged.
+    """
+    x = np.array(x, dtype=np.float32, copy=True)
+    flat_x = x.reshape((-1,) + x.shape[-2:])
+    flat_v = np.asarray(valid, dtype=bool).reshape(-1, x.shape[-2])
+    t = np.arange(x.shape[-2])
+    for b in range(flat_x.shape[0]):
+        v = flat_v[b]
+        if v.all() or not v.any():
+            continue
+        good = t[v]
+        for f in range(flat_x.shape[-1]):
+            flat_x[b, ~v, f] = np.interp(t[~v], good, flat_x[b, v, f])
+    return flat_x.reshape(x.shape)
+
+
+def features(kp2d: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Network input from normalised 2D keypoints.
+
+    kp2d: (..., T, 33, 3) x_n, y_n (see module docstring) and confidence; valid: (..., T) bool or None.
+    Invalid frames are filled by interpolation and get confidence 0. Returns (..., T, FEATURES) float32:
+    per keypoint x, y relative to the hip centre, then 33 confidences, then the hip centre x, y.
+    """
+    kp2d = np.asarray(kp2d, dtype=np.float32)
+    shape = kp2d.shape
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        flat = interpolate_gaps(kp2d.reshape(shape[:-2] + (-1,)), valid).reshape(shape)
+        flat[..., 2] = np.where(valid[..., None], flat[..., 2], 0.0)
+        kp2d = flat
+    hip = 0.5 * (kp2d[..., L_HIP, :2] + kp2d[..., R_HIP, :2])
+    rel = kp2d[..., :2] - hip[..., None, :]
+    return np.concatenate([rel.reshape(shape[:-2] + (-1,)), kp2d[..., 2], hip], axis=-1).astype(np.float32)
+
+
+def normalise_pixels(joints2d: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """Pixels (..., 3) with confidence -> normalised coordinates with the nominal focal length."""
+    w, h = float(image_size[0]), float(image_size[1])
+    f_nom = 0.5 * max(w, h) / np.tan(np.radians(NOMINAL_HFOV_DEG / 2))
+    out = np.array(joints2d, dtype=np.float32, copy=True)
+    out[..., 0] = (out[..., 0] - 0.5 * w) / f_nom
+    out[..., 1] = (out[..., 1] - 0.5 * h) / f_nom
+    return out
+
+
+@dataclass
+class Batch:
+    """x: (B, T, FEATURES) float32; pose: (B, T, NJ, 3) camera-space, Hips-relative, metres;
+    root: (B, T, 3) Hips in camera space, metres; kp2d: (B, T, 33, 3) normalised 2D + confidence."""
+
+    x: np.ndarray
+    pose: np.ndarray
+    root: np.ndarray
+    kp2d: np.ndarray
+
+
+class Synth:
+    """Random training windows from a set of clips. All randomness comes from `rng`."""
+
+    def __init__(self, clips: list[Clip], rng: np.random.Generator):
+        self.clips = clips
+        self.rng = rng
+        self.lengths = np.array([c.points.shape[0] for c in clips], dtype=np.float64)
+
+    def sample_points(self, n: int, length: int) -> np.ndarray:
+        """(n, length, 60, 3) windows: random clip, frame rate 20-60 fps, start, mirror, bone scale."""
+        rng = self.rng
+        p_clip = self.lengths / self.lengths.sum()
+        out = np.empty((n, length, POINT_PARENTS.size, 3), dtype=np.float64)
+        pad = length // 2
+        for b in range(n):
+            clip = self.clips[rng.choice(len(self.clips), p=p_clip)]
+            P = clip.points
+            T = P.shape[0]
+            step = clip.fps / rng.choice([20.0, 24.0, 25.0, 30.0, 30.0, 50.0, 60.0])
+            t0 = rng.uniform(-pad * step, T - 1 - (length - 1 - pad) * step + 1e-6)
+            t = np.clip(t0 + step * np.arange(length), 0, T - 1)  # clamping = edge padding
+            i0 = np.floor(t).astype(np.int64)
+            i1 = np.minimum(i0 + 1, T - 1)
+            a = (t - i0)[:, None, None]
+            out[b] = (1 - a) * P[i0] + a * P[i1]
+        mirror = rng.random(n) < 0.5
+        out[mirror] = out[mirror][:, :, POINT_MIRROR]
+        out[mirror, :, :, 0] *= -1
+        # bone lengths: one overall scale (height 1.46-1.98 m) and one factor per bone group
+        overall = rng.uniform(0.85, 1.15, n)
+        group = rng.uniform(0.9, 1.1, (n, POINT_GROUP.max() + 1))
+        s = group[:, POINT_GROUP]  # (n, 60)
+        rel = out - out[:, :, np.maximum(POINT_PARENTS, 0)]
+        new = np.empty_like(out)
+        for j, par in enumerate(POINT_PARENTS):
+            new[:, :, j] = out[:, :, j] if par < 0 else new[:, :, par] + s[:, None, j, None] * rel[:, :, j]
+        root = new[:, :, :1]
+        return root + overall[:, None, None, None] * (new - root)
+
+    def cameras(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Random cameras for windows pts (B, T, 60, 3): rotation (B, 3, 3), centre (B, 3), focal scale (B,)."""
+        rng = self.rng
+        B = pts.shape[0]
+        hips = pts[:, :, sk.INDEX["Hips"]]
+        centre = hips.mean(1)
+        k = np.tan(np.radians(NOMINAL_HFOV_DEG / 2)) / np.tan(np.radians(rng.uniform(45, 75, B) / 2))
+        portrait = rng.random(B) < 0.35
+        img_h = np.where(portrait, 2.0, 2.0 * 9 / 16) * np.tan(np.radians(NOMINAL_HFOV_DEG / 2))
+        frac = rng.uniform(0.3, 0.9, B)  # body height over image height
+        height = pts[:, :, sk.INDEX["Nose"], 1].max(1) - pts[:, :, sk.INDEX["Heel_L"], 1].min(1) + 0.1
+        dist = np.maximum(k * height / (frac * img_h), 1.5)
+        az = rng.uniform(0, 2 * np.pi, B)
+        cam = centre.copy()
+        cam[:, 0] += dist * np.sin(az)
+        cam[:, 2] += dist * np.cos(az)
+        cam[:, 1] = rng.uniform(0.3, 2.2, B)
+        target = centre.copy()
+        target[:, 1] = rng.uniform(0.6, 1.3, B)
+        lateral = np.stack([np.cos(az), np.zeros(B), -np.sin(az)], 1)
+        target += lateral * (rng.uniform(-0.25, 0.25, B) * dist * img_h)[:, None]
+        R = look_at(cam, target, np.radians(rng.normal(0, 3, B)))
+        # a person moving through the window (runs) must stay in front of the camera: step back if needed
+        depth = np.einsum("btj,bj->bt", hips - cam[:, None], R[:, 2])
+        cam -= R[:, 2] * np.maximum(0.0, 1.5 - depth.min(1))[:, None]
+        return R, cam, k
+
+    def noise(self, uv: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Detector-like noise on clean 2D uv (B, T, 33, 2); size: (B,) body height in the same units.
+
+        Returns noisy (B, T, 33, 3) with confidence and valid (B, T).
+        """
+        rng = self.rng
+        B, T = uv.shape[:2]
+        sigma = (rng.uniform(0.003, 0.015, B) * size)[:, None, None, None]
+        scale = np.ones(NK)
+        scale[_EXTREMITY] = 1.6
+        jitter = rng.normal(0, 1, uv.shape) * sigma * scale[:, None]
+        # slowly varying bias per keypoint (a detector's systematic offset)
+        bias = rng.normal(0, 1, (B, 1, NK, 2)) * sigma * 0.8
+        drift = np.cumsum(rng.normal(0, 1, uv.shape), axis=1) * sigma * 0.05
+        drift -= drift.mean(1, keepdims=True)
+        out = uv + jitter + bias + drift
+        conf = rng.uniform(0.55, 1.0, (B, T, NK)).astype(np.float64)
+        # left/right swaps of legs or arms for a few frames
+        for b in np.nonzero(rng.random(B) < 0.3)[0]:
+            for _ in range(rng.integers(1, 4)):
+                a = rng.integers(0, T)
+                e = min(T, a + rng.integers(1, 8))
+                for li, ri in (_SWAP_LEGS if rng.random() < 0.6 else _SWAP_ARMS):
+                    out[b, a:e, [li, ri]] = out[b, a:e, [ri, li]]
+                    conf[b, a:e, [li, ri]] *= 0.7
+        # dropped points: low confidence, position far off
+        p_drop = rng.uniform(0, 0.06, B)[:, None, None]
+        drop = rng.random((B, T, NK)) < p_drop
+        out[drop] += rng.normal(0, 1, (drop.sum(), 2)) * np.repeat(sigma.reshape(B), drop.sum((1, 2)))[:, None] * 8
+        conf[drop] = rng.uniform(0, 0.3, drop.sum())
+        # whole frames missed (the person not found): gaps of 1-15 frames
+        valid = np.ones((B, T), dtype=bool)
+        for b in np.nonzero(rng.random(B) < 0.25)[0]:
+            a = rng.integers(0, T)
+            valid[b, a:a + rng.integers(1, 16)] = False
+        return np.concatenate([out, conf[..., None]], -1), valid
+
+    def batch(self, n: int, length: int, clean_fraction: float = 0.2) -> Batch:
+        """n windows of `length` frames with targets."""
+        pts = self.sample_points(n, length)
+        R, cam, k = self.cameras(pts)
+        pc = np.einsum("bij,btkj->btki", R, pts - cam[:, None, None])
+        z = np.maximum(pc[..., 2:3], 0.1)
+        uv = k[:, None, None, None] * pc[..., :2] / z
+        kp_uv = uv[:, :, sk.J:]
+        size = k * 1.7 / pc[:, :, sk.INDEX["Hips"], 2].mean(1)
+        noisy, valid = self.noise(kp_uv, size)
+        clean = self.rng.random(n) < clean_fraction
+        noisy[clean, :, :, :2] = kp_uv[clean]
+        noisy[clean, :, :, 2] = 1.0
+        valid[clean] = True
+        joints = pc[:, :, LIFTER_JOINTS]
+        root = joints[:, :, 0].copy()
+        x = features(noisy, valid)
+        return Batch(x, (joints - root[:, :, None]).astype(np.float32), root.astype(np.float32),
+                     noisy.astype(np.float32))

@@ -1,0 +1,173 @@
+"""`python -m engine lifter train`: train the temporal lifter (or the single-frame baseline) on the shared mocap.
+
+Time-budgeted: the learning rate follows a cosine over `--minutes`; a checkpoint (model, optimiser, step,
+elapsed time) and the exported safetensors weights are written every `--save-every` minutes and at the end,
+so a stopped run loses at most that much and `--resume` continues where it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MOCAP = REPO.parent / "shared" / "data" / "mocap"
+DEFAULT_CACHE = REPO / "out" / "cache" / "lifter_clips.npz"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+ARCHS = {"tcn": (3, 3, 3, 3), "single": (1, 1, 1, 1)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m engine lifter train", description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="tcn",
+                    help="tcn: receptive field 81 frames; single: receptive field 1 (the baseline)")
+    ap.add_argument("--mocap", default=str(DEFAULT_MOCAP), help="folder of BVH clips (default: %(default)s)")
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="cache of the clips' 3D points (.npz)")
+    ap.add_argument("--out", default=None,
+                    help="weights to write (.safetensors); default engine/lifter/weights/lifter.safetensors "
+                         "for tcn, baseline.safetensors for single")
+    ap.add_argument("--checkpoint", default=None, help="checkpoint file (default: out/lifter/ARCH.ckpt)")
+    ap.add_argument("--resume", action="store_true", help="continue from the checkpoint if it exists")
+    ap.add_argument("--minutes", type=float, default=50.0, help="training time budget (default %(default)s)")
+    ap.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoints")
+    ap.add_argument("--channels", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=64, help="windows per step")
+    ap.add_argument("--chunk", type=int, default=32, help="output frames per window")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default %(default)s)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log", default=None, help="log file (default: out/lifter/ARCH.log); also printed")
+    return ap
+
+
+def export_weights(model, path: Path, meta: dict) -> None:
+    """Model weights (eval-time tensors, incl. batch-norm statistics) as safetensors with metadata."""
+    from safetensors.torch import save
+
+    from ..fileio import atomic_write_bytes
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()
+               if not k.endswith("num_batches_tracked")}
+    atomic_write_bytes(path, save(tensors, metadata={k: json.dumps(v) for k, v in meta.items()}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import torch
+
+    from . import data as D
+    from .model import TemporalLifter, decode_root
+
+    torch.set_num_threads(max(1, args.threads))
+    arch = args.arch
+    out = Path(args.out) if args.out else WEIGHTS_DIR / ("lifter.safetensors" if arch == "tcn"
+                                                         else "baseline.safetensors")
+    ckpt_path = Path(args.checkpoint) if args.checkpoint else REPO / "out" / "lifter" / f"{arch}.ckpt"
+    log_path = Path(args.log) if args.log else REPO / "out" / "lifter" / f"{arch}.log"
+    ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    logf = open(log_path, "a", buffering=1)
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+
+    clips = D.load_clips(args.mocap, args.cache)
+    train_clips, held = D.split(clips)
+    log(f"{arch}: {len(train_clips)} training clips ({sum(c.points.shape[0] for c in train_clips)} frames), "
+        f"{len(held)} held out")
+    torch.manual_seed(args.seed)
+    model = TemporalLifter(ARCHS[arch], channels=args.channels)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    rf = model.receptive_field
+    step, elapsed_before = 0, 0.0
+    rng = np.random.default_rng(args.seed)
+    if args.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, elapsed_before = ck["step"], ck["elapsed"]
+        rng = np.random.default_rng([args.seed, step])
+        log(f"resumed at step {step}, {elapsed_before / 60:.1f} min done")
+    synth = D.Synth(train_clips, rng)
+    val = D.Synth(held, np.random.default_rng(1234)).batch(128, rf - 1 + args.chunk, clean_fraction=0.5)
+    meta = {"arch": arch, "widths": list(ARCHS[arch]), "channels": args.channels,
+            "receptive_field": rf, "joints": [D.sk.JOINT_NAMES[j] for j in D.LIFTER_JOINTS],
+            "keypoints": "blazepose33", "nominal_hfov_deg": D.NOMINAL_HFOV_DEG, "features": D.FEATURES}
+
+    def evaluate_val() -> tuple[float, float]:
+        model.eval()
+        with torch.no_grad():
+            x = torch.from_numpy(val.x).permute(0, 2, 1)
+            pose, traj = model(x)
+            c = rf // 2
+            hip2d = torch.from_numpy(val.x[:, c:c + args.chunk, -2:])
+            root = decode_root(traj, hip2d)
+            mp = (pose - torch.from_numpy(val.pose[:, c:c + args.chunk])).norm(dim=-1).mean().item()
+            re = (root - torch.from_numpy(val.root[:, c:c + args.chunk])).norm(dim=-1).mean().item()
+        model.train()
+        return mp * 1000, re * 1000
+
+    def save(final: bool = False) -> None:
+        elapsed = elapsed_before + time.time() - t_start
+        from ..fileio import atomic_write
+        with atomic_write(ckpt_path, "wb") as fh:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "elapsed": elapsed, "args": vars(args)}, fh)
+        mp, re = evaluate_val()
+        export_weights(model, out, dict(meta, steps=step, minutes=round(elapsed / 60, 1)))
+        log(f"{'final' if final else 'checkpoint'} step {step}: held-out window MPJPE {mp:.1f} mm, "
+            f"root {re:.1f} mm -> {out}")
+
+    budget = args.minutes * 60.0
+    t_start = time.time()
+    last_save = t_start
+    run_loss, run_n = 0.0, 0
+    model.train()
+    while True:
+        elapsed = elapsed_before + time.time() - t_start
+        if elapsed >= budget:
+            break
+        frac = elapsed / budget
+        lr = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        b = synth.batch(args.batch, rf - 1 + args.chunk)
+        x = torch.from_numpy(b.x).permute(0, 2, 1)
+        c = rf // 2
+        pose_gt = torch.from_numpy(b.pose[:, c:c + args.chunk])
+        root_gt = torch.from_numpy(b.root[:, c:c + args.chunk])
+        hip2d = torch.from_numpy(b.x[:, c:c + args.chunk, -2:])
+        pose, traj = model(x)
+        root = decode_root(traj, hip2d)
+        loss_pose = (pose - pose_gt).norm(dim=-1).mean()
+        # trajectory error weighted by 1/depth (VideoPose3D): far people are not allowed to dominate
+        loss_root = ((root - root_gt).norm(dim=-1) / root_gt[..., 2].clamp(min=0.5)).mean()
+        loss = loss_pose + 0.5 * loss_root
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        step += 1
+        run_loss += loss_pose.item()
+        run_n += 1
+        if step % 50 == 0:
+            log(f"step {step} lr {lr:.2e} pose {run_loss / run_n * 1000:.1f} mm "
+                f"root/z {loss_root.item():.3f} elapsed {elapsed / 60:.1f} min")
+            run_loss, run_n = 0.0, 0
+        if time.time() - last_save >= args.save_every * 60:
+            save()
+            last_save = time.time()
+    save(final=True)
+    logf.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

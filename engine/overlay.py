@@ -1,0 +1,42 @@
+"""Draw the 2D skeleton on video frames, so a user can judge the 2D before trusting the 3D."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# BlazePose keypoint pairs drawn as bones, by side: left in orange, right in blue, centre in white (BGR).
+LEFT, RIGHT, CENTRE = (0, 140, 255), (255, 140, 0), (235, 235, 235)
+BONES = [
+    ((11, 12), CENTRE), ((23, 24), CENTRE), ((11, 23), LEFT), ((12, 24), RIGHT),
+    ((11, 13), LEFT), ((13, 15), LEFT), ((15, 17), LEFT), ((15, 19), LEFT), ((15, 21), LEFT), ((17, 19), LEFT),
+    ((12, 14), RIGHT), ((14, 16), RIGHT), ((16, 18), RIGHT), ((16, 20), RIGHT), ((16, 22), RIGHT),
+    ((18, 20), RIGHT),
+    ((23, 25), LEFT), ((25, 27), LEFT), ((27, 29), LEFT), ((29, 31), LEFT), ((27, 31), LEFT),
+    ((24, 26), RIGHT), ((26, 28), RIGHT), ((28, 30), RIGHT), ((30, 32), RIGHT), ((28, 32), RIGHT),
+    ((0, 2), LEFT), ((0, 5), RIGHT), ((2, 7), LEFT), ((5, 8), RIGHT), ((9, 10), CENTRE),
+]
+MIN_VISIBILITY = 0.3
+
+
+def draw_skeleton(frame: np.ndarray, points: np.ndarray | None, label: str = "") -> np.ndarray:
+    """Draw on a BGR frame in place. points: (>=33, >=4) x, y, z, visibility in pixels; None = not found."""
+    import cv2
+
+    scale = max(frame.shape[:2]) / 1000.0
+    thick = max(1, int(round(3 * scale)))
+    if points is None:
+        cv2.putText(frame, "no person", (int(20 * scale), int(50 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    1.2 * scale, (0, 0, 255), thick, cv2.LINE_AA)
+    else:
+        xy = np.round(points[:33, :2]).astype(int)
+        vis = points[:33, 3]
+        for (a, b), colour in BONES:
+            if vis[a] >= MIN_VISIBILITY and vis[b] >= MIN_VISIBILITY:
+                cv2.line(frame, tuple(xy[a]), tuple(xy[b]), colour, thick, cv2.LINE_AA)
+        for k in range(33):
+            if vis[k] >= MIN_VISIBILITY:
+                cv2.circle(frame, tuple(xy[k]), thick + 1, (40, 220, 40), -1, cv2.LINE_AA)
+    if label:
+        cv2.putText(frame, label, (int(20 * scale), frame.shape[0] - int(20 * scale)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 255, 255), max(1, thick // 2), cv2.LINE_AA)
+    return frame

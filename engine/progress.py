@@ -1,0 +1,62 @@
+"""Progress reporting for the CLI: human text on stderr, or the JSON-lines protocol of DESIGN.md on stdout.
+
+Protocol (`--progress jsonl`): one JSON object per line on stdout,
+`{"stage": "detect", "done": 120, "total": 900}`, then `{"result": "TAKE.npz"}` or
+`{"error": "message", "kind": "bad_input"}`; warnings as `{"warning": "message"}`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+class Progress:
+    """Reports stage progress. `mode` is "jsonl", "text" or "none"."""
+
+    def __init__(self, mode: str = "text", min_interval: float = 0.1) -> None:
+        self.mode = mode
+        self.min_interval = min_interval
+        self._last: dict[str, float] = {}
+
+    def _emit(self, obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        """Report `done` of `total` units in `stage`; rate-limited except for the last unit."""
+        now = time.monotonic()
+        if done < total and now - self._last.get(stage, -1e9) < self.min_interval:
+            return
+        self._last[stage] = now
+        if self.mode == "jsonl":
+            self._emit({"stage": stage, "done": int(done), "total": int(total)})
+        elif self.mode == "text":
+            end = "\n" if done >= total else ""
+            sys.stderr.write(f"\r{stage}: {done}/{total}{end}")
+            sys.stderr.flush()
+
+    def warning(self, message: str) -> None:
+        if self.mode == "jsonl":
+            self._emit({"warning": message})
+        elif self.mode == "text":
+            sys.stderr.write(f"warning: {message}\n")
+
+    def info(self, message: str) -> None:
+        if self.mode == "jsonl":
+            self._emit({"info": message})
+        elif self.mode == "text":
+            sys.stderr.write(message + "\n")
+
+    def result(self, path: str) -> None:
+        if self.mode == "jsonl":
+            self._emit({"result": path})
+        elif self.mode == "text":
+            sys.stderr.write(f"wrote {path}\n")
+
+    def error(self, message: str, kind: str) -> None:
+        if self.mode == "jsonl":
+            self._emit({"error": message, "kind": kind})
+        else:
+            sys.stderr.write(f"error: {message}\n")

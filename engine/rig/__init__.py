@@ -1,0 +1,1 @@
+"""Skeleton math: forward kinematics of PMX rigs (numpy only)."""

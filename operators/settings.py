@@ -1,0 +1,50 @@
+"""The sidebar's settings, stored per scene as `scene.monocap`."""
+
+from __future__ import annotations
+
+import bpy
+
+
+class MonocapSettings(bpy.types.PropertyGroup):
+    video: bpy.props.StringProperty(name="Video", subtype="FILE_PATH", description="Video of one person to capture")
+    use_range: bpy.props.BoolProperty(name="Frame Range", description="Capture only part of the video")
+    video_start: bpy.props.IntProperty(name="Start", min=0, default=0, description="First video frame (from 0)")
+    video_end: bpy.props.IntProperty(name="End", min=0, default=100, description="Last video frame (included)")
+    person_auto: bpy.props.BoolProperty(name="Auto Person", default=True,
+                                        description="Follow the most prominent person in the video")
+    person: bpy.props.IntProperty(name="Person", min=0, default=0,
+                                  description="Track number to follow (0 = most prominent)")
+    smoothing: bpy.props.BoolProperty(name="Smoothing", default=True,
+                                      description="Zero-phase low-pass on the baked curves")
+    cutoff: bpy.props.FloatProperty(name="Cutoff", default=6.0, min=0.5, max=30.0, subtype="NONE",
+                                    description="Smoothing cutoff frequency in Hz (lower is smoother)")
+    foot_lock: bpy.props.BoolProperty(name="Foot Lock", default=True,
+                                      description="Hold feet still while they touch the ground")
+    root_motion: bpy.props.BoolProperty(name="Root Motion", default=True,
+                                        description="Keep the travel through space (off: in place)")
+    target: bpy.props.EnumProperty(
+        name="Target",
+        items=[("NEW", "New Monocap Armature", "Build the Monocap skeleton and bake onto it"),
+               ("SELECTED", "Selected Armature", "Retarget onto the active armature by bone names")],
+        default="NEW")
+    fps_mode: bpy.props.EnumProperty(
+        name="Frame Rate",
+        items=[("SCENE", "Set Scene Rate", "Set the scene's frame rate to the video's"),
+               ("RESAMPLE", "Resample", "Keep the scene's frame rate and resample the motion")],
+        default="SCENE")
+    # Run state, shown by the panel while a capture runs.
+    running: bpy.props.BoolProperty(options={"SKIP_SAVE"})
+    progress: bpy.props.FloatProperty(min=0.0, max=1.0, options={"SKIP_SAVE"})
+    status: bpy.props.StringProperty(options={"SKIP_SAVE"})
+    last_take: bpy.props.StringProperty(name="Last Take", subtype="FILE_PATH")
+
+
+CLASSES = [MonocapSettings]
+
+
+def register() -> None:
+    bpy.types.Scene.monocap = bpy.props.PointerProperty(type=MonocapSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.monocap

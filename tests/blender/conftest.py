@@ -1,0 +1,61 @@
+"""Shared fixtures for the Blender tests: the repository root on sys.path, and the add-on loaded from the
+repository files as package "monocap" (its name when installed), registered for the whole session."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def load_addon(root: Path, name: str = "monocap") -> ModuleType:
+    """Import the add-on package at `root` under `name` (the repository folder is not named monocap)."""
+    spec = importlib.util.spec_from_file_location(name, root / "__init__.py",
+                                                  submodule_search_locations=[str(root)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def addon() -> Iterator[ModuleType]:
+    """The add-on, registered, with its preferences entry present (as Blender's add-on manager does)."""
+    import bpy
+
+    module = sys.modules.get("monocap") or load_addon(ROOT)
+    module.register()
+    prefs = bpy.context.preferences.addons
+    if prefs.get("monocap") is None:
+        prefs.new().module = "monocap"
+    yield module
+    module.unregister()
+    entry = prefs.get("monocap")
+    if entry is not None:
+        prefs.remove(entry)
+
+
+@pytest.fixture()
+def clean_scene(addon: ModuleType) -> Iterator[None]:
+    """An empty scene for each test that asks (data removed by hand: a factory reset would also reset the
+    preferences and with them the registered add-on)."""
+    import bpy
+
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    for coll in (bpy.data.armatures, bpy.data.actions, bpy.data.meshes, bpy.data.movieclips,
+                 bpy.data.cameras, bpy.data.lights):
+        for item in list(coll):
+            coll.remove(item)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    scene.frame_start, scene.frame_end, scene.frame_current = 1, 250, 1
+    yield
