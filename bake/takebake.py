@@ -23,7 +23,8 @@ def set_scene_fps(scene: bpy.types.Scene, fps: float) -> None:
     """Scene frame rate = `fps` exactly, also for 29.97-style rates (fps / fps_base)."""
     whole = max(1, round(fps))
     scene.render.fps = whole
-    scene.render.fps_base = whole / fps
+    # 30.00003 (a BVH frame time of 0.0333333 s) is 30; 29.97 is NTSC and keeps its fps_base.
+    scene.render.fps_base = 1.0 if abs(fps - whole) < 1e-3 else whole / fps
 
 
 def check_take(take: dict) -> None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import bpy
 
-CLASSES: list[type] = []
+from . import capture, cleanup, export, settings, setup
+
+CLASSES: list[type] = [*settings.CLASSES, *capture.CLASSES, *setup.CLASSES, *cleanup.CLASSES, *export.CLASSES]
 
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    settings.register()
 
 
 def unregister() -> None:
+    settings.unregister()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -39,8 +39,9 @@ class MONOCAP_OT_smooth(_CurveOperator, bpy.types.Operator):
                ("ONE_EURO", "One-Euro", "Adaptive: smooths slow motion, keeps fast motion sharp")],
         default="BUTTERWORTH")
     cutoff: bpy.props.FloatProperty(name="Cutoff (Hz)", default=6.0, min=0.1, max=60.0)
-    min_cutoff: bpy.props.FloatProperty(name="Min Cutoff (Hz)", default=1.0, min=0.01, max=30.0)
-    beta: bpy.props.FloatProperty(name="Beta", default=0.05, min=0.0, max=10.0)
+    min_cutoff: bpy.props.FloatProperty(name="Min Cutoff (Hz)", default=2.0, min=0.01, max=30.0)
+    beta: bpy.props.FloatProperty(name="Beta", default=10.0, min=0.0, max=100.0,
+                                 description="How fast the cutoff rises with speed (less lag when moving)")
 
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:

@@ -11,13 +11,25 @@ from ..engine.errors import MonocapError
 
 
 def reports_errors(method: Callable) -> Callable:
-    """Wrap execute/invoke: a MonocapError becomes self.report({'ERROR'}, msg) and CANCELLED."""
+    """Wrap execute/invoke: a MonocapError becomes self.report({'ERROR'}, msg) and CANCELLED.
 
-    @functools.wraps(method)
-    def wrapper(self: bpy.types.Operator, context: bpy.types.Context, *args):
+    Blender checks the argument count of execute (2) and invoke (3), so the wrapper keeps it.
+    """
+
+    def run(self: bpy.types.Operator, *args) -> set[str]:
         try:
-            return method(self, context, *args)
+            return method(self, *args)
         except MonocapError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-    return wrapper
+
+    if method.__code__.co_argcount == 3:
+        @functools.wraps(method)
+        def invoke(self: bpy.types.Operator, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+            return run(self, context, event)
+        return invoke
+
+    @functools.wraps(method)
+    def execute(self: bpy.types.Operator, context: bpy.types.Context) -> set[str]:
+        return run(self, context)
+    return execute

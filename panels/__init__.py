@@ -1,14 +1,31 @@
-"""Sidebar panels: 3D View tab "Monocap" (capture, bake, export) and the Graph Editor's cleanup panel."""
+"""Sidebar panels: 3D View tab "Monocap" (capture, import, export) and the Graph Editor's cleanup panel."""
 
 from __future__ import annotations
 
 import bpy
 
-CLASSES: list[type] = []
+from . import sidebar
+
+CLASSES: list[type] = list(sidebar.CLASSES)
 
 
 def draw_preferences(prefs: bpy.types.AddonPreferences, context: bpy.types.Context) -> None:
-    prefs.layout.prop(prefs, "engine_python")
+    """The add-on preferences: engine Python, device, and the 'Set up engine' button with its status."""
+    from ..operators.setup import setup_status
+
+    layout = prefs.layout
+    layout.prop(prefs, "engine_python")
+    layout.prop(prefs, "device")
+    row = layout.row()
+    row.operator("monocap.setup_engine", icon="CONSOLE")
+    text, progress = setup_status()
+    if text:
+        if 0.0 < progress < 1.0 and hasattr(layout, "progress"):
+            layout.progress(factor=progress, type="BAR", text=text)
+        else:
+            layout.label(text=text)
+    layout.label(text="Set up engine makes a Python environment in the extension's folder and installs the "
+                      "engine's packages (several GB for torch); it never changes Blender's Python.")
 
 
 def register() -> None:

@@ -75,6 +75,23 @@ def test_split_character_in_model_name_is_replaced_and_kept():
     assert vmd_to_bytes(m) == path.read_bytes()
 
 
+def test_garbage_after_nul_is_kept():
+    # The shared files pad with zeros; other writers leave garbage after the NUL. Plant some in the
+    # first two keys (全ての親 and センター at frame 0), one with half a double-byte character.
+    data = bytearray(STAND.read_bytes())
+    data[54:54 + 15] = "全ての親".encode("cp932") + b"\0junk!!"
+    data[54 + 111:54 + 111 + 15] = "センター".encode("cp932") + b"\0\x83\x5a\x83\xff\x00\x01"
+    m = read_vmd(bytes(data))
+    original = read_vmd(STAND)
+    assert m.bone_keys.names == original.bone_keys.names
+    raw = m.bone_keys.name_raw
+    assert raw[m.bone_keys.name_id[0]].endswith(b"junk!!") and raw[m.bone_keys.name_id[1]].endswith(b"\x01")
+    assert vmd_to_bytes(m) == bytes(data)
+    # One bone under two stored spellings: select() still finds all of its keys.
+    for name in ("全ての親", "センター"):
+        assert np.array_equal(m.bone_keys.select(name), original.bone_keys.select(name))
+
+
 def test_physics_toggle_bytes():
     m = read_vmd(DATA / "babylon-mmd" / "physics_toggle_test_v2_yyb10th.vmd")
     assert m.bone_keys.names == ["D4", "D4", "D4"]

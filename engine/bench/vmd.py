@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def run() -> list[dict]:
         t_bytes = _best(lambda: vmd_to_bytes(motion))
         t_write = _best(lambda: write_vmd(path, motion))
         size = os.path.getsize(path)
-        data = open(path, "rb").read()
+        data = Path(path).read_bytes()
         t_parse = _best(lambda: read_vmd(data))
         t_read = _best(lambda: read_vmd(path))
         # Peak memory of the heap (numpy reports its buffers to tracemalloc), one pass each.
@@ -59,7 +60,7 @@ def run() -> list[dict]:
         write_vmd(path, motion)
         _, peak_write = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        del data
+        data = b""  # free the copy before measuring the read's own peak
         tracemalloc.start()
         back = read_vmd(path)
         _, peak_read = tracemalloc.get_traced_memory()

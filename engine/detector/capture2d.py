@@ -25,6 +25,8 @@ from .tracking import Track, build_tracks, rank_tracks
 
 SCANS_PER_SECOND = 8.0
 DETECT_BATCH = 8
+MAX_SPEED = 3.0  # body radii per second the hips may move between two good frames ...
+MAX_JUMP_WINDOW_S = 1.0  # ... checked when the last good frame is at most this old
 SAME_PERSON_DIST = 0.5  # landmark hips this far from the track's detection (in body radii): someone else
 
 
@@ -151,6 +153,7 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     presence = np.zeros((total, bp.NUM_KEYPOINTS), np.float32)
     valid = np.zeros(total, bool)
     roi: bp.Roi | None = None
+    last: tuple[int, np.ndarray, float] | None = None  # frame, hip centre, body radius of the last good pose
     for i, frame in _threaded(iter_frames(info, start, end, on_warning=warn)):
         points = None
         if frame is None:
@@ -166,7 +169,8 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
                 points = _landmarks(nets, rgb, roi)
                 if points is not None and det is not None and not _same_person(points, det):
                     points = _landmarks(nets, rgb, bp.roi_from_detection(det))  # drifted: re-anchor
-                if points is not None and _stolen(points, det, tracks, track, i):
+                if points is not None and (_stolen(points, det, tracks, track, i)
+                                           or _jumped(points, det, last, i, info.fps)):
                     points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
                 elif points is None and det is None:
                     anchor = _find_on_track(nets, rgb, views, track, info.fps, i)  # lost: look again at once
@@ -177,6 +181,7 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
             roi = None
         k = i - start
         if points is not None:
+            last = (i, points[[23, 24], :2].mean(0), bp.roi_from_landmarks(points).size / bp.ROI_SCALE / 2)
             joints2d[k, :, :2] = points[: bp.NUM_KEYPOINTS, :2]
             joints2d[k, :, 2] = points[: bp.NUM_KEYPOINTS, 3]
             presence[k] = points[: bp.NUM_KEYPOINTS, 4]
@@ -202,6 +207,18 @@ def _same_person(points: np.ndarray, det: bp.Detection) -> bool:
     """The landmarks' hip centre lies near the detection's hip centre (relative to the body's size)."""
     hips = points[[23, 24], :2].mean(0)
     return float(np.hypot(*(hips - det.keypoints[0]))) <= SAME_PERSON_DIST * det.radius
+
+
+def _jumped(points: np.ndarray, det: bp.Detection | None, last: tuple[int, np.ndarray, float] | None,
+            i: int, fps: float) -> bool:
+    """Whether the hips moved further since the last good frame than a body can (without a detection
+    of the followed track here to vouch for the new place)."""
+    if last is None or det is not None:
+        return False
+    dt = (i - last[0]) / fps
+    if dt > MAX_JUMP_WINDOW_S:
+        return False
+    return float(np.hypot(*(points[[23, 24], :2].mean(0) - last[1]))) > (0.3 + MAX_SPEED * dt) * last[2]
 
 
 def _stolen(points: np.ndarray, det: bp.Detection | None, tracks: list[Track], ours: Track, i: int) -> bool:

@@ -69,13 +69,13 @@ def fix_quaternion_flips(q: np.ndarray, max_step_deg: float = 100.0) -> tuple[np
     Sign flips are removed by `quat_continuity`. A twist is a frame-to-frame rotation larger than
     `max_step_deg` (a 180° turn of a bone about its own axis from a bad solve): that step is replaced by
     the step before it, and everything after is carried along, so a twist that later turns back cancels
-    out. Returns the repaired rotations and the number of steps replaced.
+    out. Steps are taken in the parent frame (q[t] q[t-1]^-1): a twist about the bone's own axis multiplies
+    from the right and leaves those steps unchanged. Returns the repaired rotations and the steps replaced.
     """
     q = quat_normalize(quat_continuity(q))
     if len(q) < 2:
         return q, 0
-    steps = quat_mul(quat_conj(q[:-1]), q[1:])  # local step from t-1 to t
-    steps = quat_continuity(steps * np.where(steps[..., :1] < 0, -1.0, 1.0))
+    steps = quat_mul(q[1:], quat_conj(q[:-1]))  # step from t-1 to t, in the parent's frame
     angle = 2.0 * np.arccos(np.clip(np.abs(steps[..., 0]), 0.0, 1.0))
     bad = angle > np.radians(max_step_deg)
     count = int(bad.sum())
@@ -87,7 +87,7 @@ def fix_quaternion_flips(q: np.ndarray, max_step_deg: float = 100.0) -> tuple[np
     prev_step = ident
     for t in range(len(steps)):
         good_step = np.where(bad[t][..., None], prev_step, steps[t])
-        out[t + 1] = quat_mul(out[t], good_step)
+        out[t + 1] = quat_mul(good_step, out[t])
         prev_step = good_step
     return quat_normalize(quat_continuity(out)), count
 

@@ -76,11 +76,11 @@ def load_clips(mocap_dir: str | os.PathLike, cache: str | os.PathLike | None = N
         z = np.load(cache, allow_pickle=False)
         names = [str(n) for n in z["names"]]
         if int(z["version"]) == CACHE_VERSION and names == [f.name for f in files]:
-            starts = z["starts"]
+            starts, points, fps = z["starts"], z["points"], z["fps"]
             clips = []
             for i, n in enumerate(names):
                 d, mo, st = parse_clip_name(n)
-                clips.append(Clip(n, d, mo, st, z["points"][starts[i]:starts[i + 1]], float(z["fps"][i])))
+                clips.append(Clip(n, d, mo, st, points[starts[i]:starts[i + 1]], float(fps[i])))
             return clips
     clips = []
     for f in files:
@@ -186,12 +186,14 @@ def normalise_pixels(joints2d: np.ndarray, image_size: tuple[int, int]) -> np.nd
 @dataclass
 class Batch:
     """x: (B, T, FEATURES) float32; pose: (B, T, NJ, 3) camera-space, Hips-relative, metres;
-    root: (B, T, 3) Hips in camera space, metres; kp2d: (B, T, 33, 3) normalised 2D + confidence."""
+    root: (B, T, 3) Hips in camera space, metres; kp2d: (B, T, 33, 3) normalised 2D + confidence;
+    valid: (B, T) bool, frames where the person was "detected"."""
 
     x: np.ndarray
     pose: np.ndarray
     root: np.ndarray
     kp2d: np.ndarray
+    valid: np.ndarray | None = None
 
 
 class Synth:
@@ -297,9 +299,9 @@ class Synth:
             valid[b, a:a + rng.integers(1, 16)] = False
         return np.concatenate([out, conf[..., None]], -1), valid
 
-    def batch(self, n: int, length: int, clean_fraction: float = 0.2) -> Batch:
-        """n windows of `length` frames with targets."""
-        pts = self.sample_points(n, length)
+    def view(self, pts: np.ndarray, clean: np.ndarray) -> Batch:
+        """Windows pts (B, T, 60, 3) through random cameras; clean: (B,) bool, exact 2D without noise."""
+        n = pts.shape[0]
         R, cam, k = self.cameras(pts)
         pc = np.einsum("bij,btkj->btki", R, pts - cam[:, None, None])
         z = np.maximum(pc[..., 2:3], 0.1)
@@ -307,7 +309,6 @@ class Synth:
         kp_uv = uv[:, :, sk.J:]
         size = k * 1.7 / pc[:, :, sk.INDEX["Hips"], 2].mean(1)
         noisy, valid = self.noise(kp_uv, size)
-        clean = self.rng.random(n) < clean_fraction
         noisy[clean, :, :, :2] = kp_uv[clean]
         noisy[clean, :, :, 2] = 1.0
         valid[clean] = True
@@ -315,4 +316,9 @@ class Synth:
         root = joints[:, :, 0].copy()
         x = features(noisy, valid)
         return Batch(x, (joints - root[:, :, None]).astype(np.float32), root.astype(np.float32),
-                     noisy.astype(np.float32))
+                     noisy.astype(np.float32), valid)
+
+    def batch(self, n: int, length: int, clean_fraction: float = 0.2) -> Batch:
+        """n windows of `length` frames with targets."""
+        pts = self.sample_points(n, length)
+        return self.view(pts, self.rng.random(n) < clean_fraction)

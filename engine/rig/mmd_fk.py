@@ -360,14 +360,22 @@ def pose_channels(model: PmxModel, motion: VmdMotion | None, frames: np.ndarray
     return rot, pos, ik_enabled(motion, ik_names, frames)
 
 
-def pose_world(model: PmxModel, motion: VmdMotion | None, frames: np.ndarray, solve_ik: bool = True
-               ) -> tuple[np.ndarray, np.ndarray]:
+def pose_world(model: PmxModel, motion: VmdMotion | None, frames: np.ndarray, solve_ik: bool = True,
+               chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Pose a PMX skeleton with a VMD motion.
 
     frames: (T,) frame numbers (30 per second). Returns world positions (T, B, 3) float64 in MMD units and
     world rotations (T, B, 4) float64 w x y z (rotation from rest), B = len(model.bones). With no motion,
     the rest pose. IK bones are solved (CCD, link limits honoured) where the motion's property keys leave
-    them on, unless solve_ik is False.
+    them on, unless solve_ik is False. Frames are evaluated `chunk` at a time to bound memory.
     """
-    rot, pos, on = pose_channels(model, motion, frames)
-    return MmdPose(model).evaluate(rot, pos, on, solve_ik=solve_ik)
+    frames = np.asarray(frames, np.float64).reshape(-1)
+    rig = MmdPose(model)
+    out_pos = np.empty((frames.size, rig.n, 3))
+    out_rot = np.empty((frames.size, rig.n, 4))
+    for start in range(0, frames.size, max(int(chunk), 1)):
+        part = frames[start:start + chunk]
+        rot, pos, on = pose_channels(model, motion, part)
+        out_pos[start:start + part.size], out_rot[start:start + part.size] = rig.evaluate(
+            rot, pos, on, solve_ik=solve_ik)
+    return out_pos, out_rot

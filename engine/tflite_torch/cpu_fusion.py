@@ -39,8 +39,6 @@ def _unary(node: fx.Node) -> tuple[str, list] | None:
         return None
     if node.target is torch.relu_:
         return "relu", [None]
-    if node.target is torch.tanh_:
-        return "tanh", [None]
     if node.target is torch.clamp_ and len(node.args) == 3:
         return "hardtanh", [float(node.args[1]), float(node.args[2])]
     return None

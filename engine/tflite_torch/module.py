@@ -34,7 +34,10 @@ _NHWC_TO_NCHW = (0, 3, 1, 2)
 
 
 def _act(graph: fx.Graph, node: fx.Node, act: int, where: str) -> fx.Node:
-    """Apply a TFLite fused activation in place on a fresh tensor (ActivationFunctionType enum)."""
+    """Apply a TFLite fused activation in place on a fresh tensor (ActivationFunctionType enum).
+
+    TFLite applies fused activations as a clamp range (CalculateActivationRange in kernel_util.h).
+    """
     if act == 0:
         return node
     if act == 1:
@@ -43,8 +46,7 @@ def _act(graph: fx.Graph, node: fx.Node, act: int, where: str) -> fx.Node:
         return graph.call_function(torch.clamp_, (node, -1.0, 1.0))
     if act == 3:
         return graph.call_function(torch.clamp_, (node, 0.0, 6.0))
-    if act == 4:
-        return graph.call_function(torch.tanh_, (node,))
+    # TANH (4) and SIGN_BIT (5) are not clamp ranges; TFLite's kernels do not apply them as fused activations.
     raise ModelError(f"unsupported fused activation {act} in {where}")
 
 

@@ -12,8 +12,11 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The repository root (for `engine`) and this folder (for monocap_testdata): pytest runs in importlib
+# mode (tests/pytest.ini), which puts neither on sys.path.
+for _path in (ROOT, Path(__file__).resolve().parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 
 def load_addon(root: Path, name: str = "monocap") -> ModuleType:

@@ -1,0 +1,143 @@
+"""`python -m engine lifter eval`: metrics of the lifter and the single-frame baseline on the held-out clips.
+
+Every held-out clip (whole, at its own 30 fps) is seen through `--cameras` random cameras drawn from the
+training distribution with a fixed seed, once with exact 2D (confidence 1) and once with detector-like
+noise (jitter, left/right swaps, dropped points, missed frames; the same noise model as training, seeded).
+Metrics over all frames and the 25 joints other than the Hips, in millimetres:
+MPJPE (Hips-relative), PA-MPJPE (after a similarity Procrustes alignment per frame), N-MPJPE (after the best
+scale per frame), root position error (Hips in camera space), acceleration error (Hips-relative joints,
+second differences, mm/frame^2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .train import DEFAULT_CACHE, DEFAULT_MOCAP
+
+METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "root", "accel")
+UNITS = {"mpjpe": "mm", "pa_mpjpe": "mm", "n_mpjpe": "mm", "root": "mm", "accel": "mm/frame^2"}
+
+
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-frame mean joint distance. pred, gt: (T, J, 3) -> (T,)."""
+    return np.linalg.norm(pred - gt, axis=-1).mean(-1)
+
+
+def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """MPJPE after the per-frame scale that best fits pred to gt (both root-relative). (T, J, 3) -> (T,)."""
+    s = np.sum(pred * gt, axis=(1, 2)) / np.maximum(np.sum(pred * pred, axis=(1, 2)), 1e-12)
+    return mpjpe(pred * s[:, None, None], gt)
+
+
+def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """MPJPE after a per-frame similarity (rotation, scale, translation) alignment. (T, J, 3) -> (T,)."""
+    mp, mg = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
+    p, g = pred - mp, gt - mg
+    u, s, vt = np.linalg.svd(np.swapaxes(p, 1, 2) @ g)
+    d = np.sign(np.linalg.det(u @ vt))
+    u[:, :, -1] *= d[:, None]
+    s[:, -1] *= d
+    r = u @ vt
+    scale = s.sum(-1) / np.maximum(np.sum(p * p, axis=(1, 2)), 1e-12)
+    return mpjpe(scale[:, None, None] * p @ r + mg, gt)
+
+
+def accel_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-frame mean difference of joint accelerations (second differences). (T, J, 3) -> (T - 2,)."""
+    if pred.shape[0] < 3:
+        return np.zeros(0)
+    a = pred[2:] - 2 * pred[1:-1] + pred[:-2]
+    b = gt[2:] - 2 * gt[1:-1] + gt[:-2]
+    return np.linalg.norm(a - b, axis=-1).mean(-1)
+
+
+def evaluate(lifters: dict, clips: list, cameras: int = 2, seed: int = 0) -> dict:
+    """{model: {condition: {metric: value}}} over `clips` for each loaded lifter in `lifters`."""
+    from . import data as D
+
+    sums = {m: {c: {k: 0.0 for k in METRICS} for c in ("exact", "noisy")} for m in lifters}
+    counts = {c: {k: 0 for k in METRICS} for c in ("exact", "noisy")}
+    for ci, clip in enumerate(clips):
+        for cam in range(cameras):
+            synth = D.Synth([clip], np.random.default_rng([seed, ci, cam]))
+            pts = clip.points[None].astype(np.float64)
+            for cond in ("exact", "noisy"):
+                synth.rng = np.random.default_rng([seed, ci, cam])  # same camera for both conditions
+                b = synth.view(pts, np.array([cond == "exact"]))
+                gt_pose, gt_root = b.pose[0, :, 1:], b.root[0]
+                for name, lifter in lifters.items():
+                    pose, root = lifter.predict(b.kp2d[0], b.valid[0])
+                    pose = pose[:, 1:]
+                    vals = {"mpjpe": mpjpe(pose, gt_pose), "pa_mpjpe": pa_mpjpe(pose, gt_pose),
+                            "n_mpjpe": n_mpjpe(pose, gt_pose),
+                            "root": np.linalg.norm(root - gt_root, axis=-1), "accel": accel_error(pose, gt_pose)}
+                    for k, v in vals.items():
+                        sums[name][cond][k] += float(v.sum()) * 1000.0
+                        if name == next(iter(lifters)):
+                            counts[cond][k] += v.size
+    return {m: {c: {k: sums[m][c][k] / max(counts[c][k], 1) for k in METRICS} for c in sums[m]} for m in sums}
+
+
+def format_table(results: dict) -> str:
+    """Markdown table of `evaluate` results."""
+    head = "| model | 2D | MPJPE | PA-MPJPE | N-MPJPE | root error | accel error |"
+    rows = [head, "|---|---|---|---|---|---|---|"]
+    for m, conds in results.items():
+        for c, v in conds.items():
+            rows.append(f"| {m} | {c} | {v['mpjpe']:.1f} | {v['pa_mpjpe']:.1f} | {v['n_mpjpe']:.1f} | "
+                        f"{v['root']:.1f} | {v['accel']:.2f} |")
+    return "\n".join(rows) + "\n(mm; acceleration error in mm/frame^2)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .infer import BASELINE_WEIGHTS, WEIGHTS
+    ap = argparse.ArgumentParser(prog="python -m engine lifter eval", description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", default=str(WEIGHTS), help="temporal lifter weights (default: committed)")
+    ap.add_argument("--baseline", default=str(BASELINE_WEIGHTS),
+                    help="single-frame baseline weights; 'none' to skip (default: committed)")
+    ap.add_argument("--mocap", default=str(DEFAULT_MOCAP), help="folder of BVH clips")
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="cache of the clips' 3D points (.npz)")
+    ap.add_argument("--cameras", type=int, default=2, help="random cameras per clip (default %(default)s)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N held-out clips (0 = all)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import torch
+
+    from ..fileio import atomic_write
+    from . import data as D
+    from .infer import Lifter
+
+    torch.set_num_threads(max(1, args.threads))
+    _, held = D.split(D.load_clips(args.mocap, args.cache))
+    if args.limit:
+        held = held[:args.limit]
+    lifters = {"temporal (81 frames)": Lifter(args.weights)}
+    if args.baseline.lower() != "none":
+        lifters["single-frame baseline"] = Lifter(args.baseline)
+    t = time.time()
+    res = evaluate(lifters, held, args.cameras, args.seed)
+    frames = sum(c.points.shape[0] for c in held)
+    print(f"held-out: {len(held)} clips, {frames} frames, {args.cameras} cameras each "
+          f"({time.time() - t:.0f} s)")
+    print(format_table(res))
+    if args.json:
+        with atomic_write(args.json, "w") as fh:
+            json.dump({"clips": len(held), "frames": frames, "cameras": args.cameras, "results": res}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Motion math on the canonical skeleton (numpy only): rotations, contacts, take completion."""

@@ -1,0 +1,187 @@
+"""Joint rotations of the canonical skeleton: quaternion helpers, forward kinematics and the solve from positions.
+
+Quaternions are (w, x, y, z), local to the parent, relative to the canonical T-pose (`engine.skeleton`).
+
+The solve (`solve_rotations`) gives each joint the world rotation that carries two rest-pose directions
+onto the same two directions measured in the posed joints: a primary one (towards the joint's child, so the
+child lands exactly where it was measured when the bone length matches) and a secondary one that fixes the
+twist about the bone:
+
+- Hips: primary to Spine, secondary from the right hip joint to the left one (the pelvis is rigid).
+- Spine, Neck: secondary from the right shoulder to the left one (Shoulder_R -> Shoulder_L).
+- Chest: primary to Neck, secondary Shoulder_R -> Shoulder_L (its three children are rigid).
+- Head: primary to Nose, secondary the shoulder line.
+- Shoulder (clavicle): primary to UpperArm, secondary the chest's forward axis.
+- UpperArm and LowerArm: both take their twist from the elbow's hinge axis, upper arm x forearm; so the
+  forearm never spins about itself and the elbow stays a hinge. When the arm is nearly straight the hinge
+  axis is undefined and the parent's frame is used instead (no twist), blended smoothly.
+- UpperLeg and LowerLeg: both take their twist from the foot's heading (Heel -> ToeTip): the knee stays a
+  hinge that faces the way the foot points, and the shin never spins.
+- Foot: primary to Toes, secondary to Heel (rigid triangle: gives the foot's roll too). Toes: primary to
+  ToeTip, secondary the foot's lateral axis.
+- Root: identity (the trajectory is its position); Hand, ToeTip, Heel, Nose: identity (no child measured).
+
+numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import skeleton as sk
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternions w, x, y, z (normalised here) -> (..., 3, 3) rotation matrices."""
+    q = np.asarray(q, dtype=np.float64)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    return np.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+    ], axis=-1).reshape(q.shape[:-1] + (3, 3))
+
+
+def matrix_to_quat(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions w, x, y, z with w >= 0."""
+    m = np.asarray(m, dtype=np.float64)
+    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    cand = np.stack([
+        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
+        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + 2 * m[..., 0, 0] - tr, m[..., 0, 1] + m[..., 1, 0],
+                  m[..., 0, 2] + m[..., 2, 0]], -1),
+        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 + 2 * m[..., 1, 1] - tr,
+                  m[..., 1, 2] + m[..., 2, 1]], -1),
+        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
+                  1 + 2 * m[..., 2, 2] - tr], -1),
+    ], axis=-2)  # (..., 4, 4): row k is 4*q*q_k, best conditioned where q_k is largest
+    diag = np.stack([1 + tr, 1 + 2 * m[..., 0, 0] - tr, 1 + 2 * m[..., 1, 1] - tr, 1 + 2 * m[..., 2, 2] - tr], -1)
+    best = np.argmax(diag, axis=-1)
+    q = np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    return q * np.where(q[..., :1] < 0, -1.0, 1.0)
+
+
+def quat_continuous(q: np.ndarray) -> np.ndarray:
+    """Flip signs along time so consecutive quaternions lie in one hemisphere. q: (T, ..., 4)."""
+    q = np.array(q, dtype=np.float64, copy=True)
+    for t in range(1, q.shape[0]):
+        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0
+        q[t][flip] *= -1
+    return q
+
+
+def forward_kinematics(rest_offsets: np.ndarray, rotations: np.ndarray, root_positions: np.ndarray,
+                       parents: np.ndarray = sk.PARENTS) -> tuple[np.ndarray, np.ndarray]:
+    """World positions and rotations.
+
+    rest_offsets: (J, 3); rotations: (T, J, 4) local w, x, y, z; root_positions: (T, 3) joint 0's position.
+    Returns positions (T, J, 3) and world rotation matrices (T, J, 3, 3).
+    """
+    local = quat_to_matrix(rotations)
+    T, J = local.shape[:2]
+    wr = np.empty((T, J, 3, 3))
+    wp = np.empty((T, J, 3))
+    for j, p in enumerate(parents):
+        if p < 0:
+            wr[:, j] = local[:, j]
+            wp[:, j] = root_positions
+        else:
+            wr[:, j] = wr[:, p] @ local[:, j]
+            wp[:, j] = wp[:, p] + wr[:, p] @ rest_offsets[j]
+    return wp, wr
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _frame(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Orthonormal frame (columns a, b', a x b') from a primary a and a secondary b. (..., 3) -> (..., 3, 3)."""
+    a = _unit(a)
+    b = _unit(b - np.sum(a * b, -1, keepdims=True) * a)
+    return np.stack([a, b, np.cross(a, b)], axis=-1)
+
+
+def _blend_secondary(b: np.ndarray, strength: np.ndarray, fallback: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Use secondary b where it is well defined (strength ~ sin of the angle that defines it), else fallback."""
+    s = np.clip((strength - 0.05) / 0.2, 0.0, 1.0)[..., None]
+    a = _unit(a)
+    bp = _unit(b - np.sum(a * b, -1, keepdims=True) * a)
+    fp = _unit(fallback - np.sum(a * fallback, -1, keepdims=True) * a)
+    return s * bp + (1 - s) * fp
+
+
+I = sk.INDEX
+_FWD = np.array([0.0, 0.0, 1.0])
+
+
+def solve_rotations(joints: np.ndarray, rest_offsets: np.ndarray = sk.REST_OFFSETS) -> tuple[np.ndarray, np.ndarray]:
+    """Local rotations of the canonical skeleton that reproduce measured joint positions.
+
+    joints: (T, 27, 3) world_yup metres (canonical joint order); rest_offsets: (27, 3).
+    Returns rotations (T, 27, 4) w, x, y, z (continuous in time) and root positions (T, 3): the Hips minus
+    the rest Hips offset. Forward kinematics of the result puts every joint back exactly when the measured
+    bone lengths equal the rest ones and the rigid groups (pelvis, chest, foot) are rigid.
+    """
+    P = np.asarray(joints, dtype=np.float64)
+    T = P.shape[0]
+    rest_pos = sk.rest_positions(rest_offsets)
+    world = np.broadcast_to(np.eye(3), (T, sk.J, 3, 3)).copy()
+
+    def d(a: str, b: str, pos: np.ndarray) -> np.ndarray:
+        return pos[..., I[b], :] - pos[..., I[a], :]
+
+    def set_world(j: str, a: np.ndarray, b: np.ndarray, a0: np.ndarray, b0: np.ndarray) -> None:
+        world[:, I[j]] = _frame(a, b) @ np.swapaxes(_frame(a0, b0), -1, -2)
+
+    # pelvis and spine
+    hipline = d("UpperLeg_R", "UpperLeg_L", P)
+    shoulders = d("Shoulder_R", "Shoulder_L", P)
+    set_world("Hips", d("Hips", "Spine", P), hipline,
+              d("Hips", "Spine", rest_pos), d("UpperLeg_R", "UpperLeg_L", rest_pos))
+    for j, c in (("Spine", "Chest"), ("Chest", "Neck"), ("Neck", "Head"), ("Head", "Nose")):
+        set_world(j, d(j, c, P), shoulders, d(j, c, rest_pos), d("Shoulder_R", "Shoulder_L", rest_pos))
+    for s in ("L", "R"):
+        # clavicle: twist from the chest's forward axis
+        chest_fwd = world[:, I["Chest"]] @ _FWD
+        set_world("Shoulder_" + s, d("Shoulder_" + s, "UpperArm_" + s, P), chest_fwd,
+                  d("Shoulder_" + s, "UpperArm_" + s, rest_pos), _FWD)
+        # arm: the elbow hinge axis, falling back to the clavicle's frame when the arm is straight
+        up = d("UpperArm_" + s, "LowerArm_" + s, P)
+        fo = d("LowerArm_" + s, "Hand_" + s, P)
+        hinge = np.cross(up, fo)
+        sin = np.linalg.norm(hinge, axis=-1) / np.maximum(np.linalg.norm(up, axis=-1) * np.linalg.norm(fo, axis=-1),
+                                                          1e-12)
+        up0 = d("UpperArm_" + s, "LowerArm_" + s, rest_pos)
+        hinge0 = np.cross(up0, _FWD)  # rest elbow bends the forearm forward
+        parent_hinge = world[:, I["Shoulder_" + s]] @ hinge0
+        b = _blend_secondary(hinge, sin, parent_hinge, up)
+        set_world("UpperArm_" + s, up, b, up0, hinge0)
+        b = _blend_secondary(hinge, sin, parent_hinge, fo)
+        set_world("LowerArm_" + s, fo, b, d("LowerArm_" + s, "Hand_" + s, rest_pos), hinge0)
+        world[:, I["Hand_" + s]] = world[:, I["LowerArm_" + s]]
+        # leg: twist from the foot's heading
+        heading = d("Heel_" + s, "ToeTip_" + s, P)
+        heading0 = d("Heel_" + s, "ToeTip_" + s, rest_pos)
+        for j, c in (("UpperLeg_", "LowerLeg_"), ("LowerLeg_", "Foot_")):
+            a = d(j + s, c + s, P)
+            par = world[:, I["Hips"]] @ heading0 if j == "UpperLeg_" else world[:, I["UpperLeg_" + s]] @ heading0
+            sin = np.linalg.norm(np.cross(_unit(a), _unit(heading)), axis=-1)
+            set_world(j + s, a, _blend_secondary(heading, sin, par, a), d(j + s, c + s, rest_pos), heading0)
+        set_world("Foot_" + s, d("Foot_" + s, "Toes_" + s, P), d("Foot_" + s, "Heel_" + s, P),
+                  d("Foot_" + s, "Toes_" + s, rest_pos), d("Foot_" + s, "Heel_" + s, rest_pos))
+        lateral0 = np.array([1.0, 0.0, 0.0])
+        set_world("Toes_" + s, d("Toes_" + s, "ToeTip_" + s, P), world[:, I["Foot_" + s]] @ lateral0,
+                  d("Toes_" + s, "ToeTip_" + s, rest_pos), lateral0)
+        world[:, I["ToeTip_" + s]] = world[:, I["Toes_" + s]]
+        world[:, I["Heel_" + s]] = world[:, I["Foot_" + s]]
+    world[:, I["Nose"]] = world[:, I["Head"]]
+
+    parents = sk.PARENTS
+    local = world.copy()
+    local[:, 1:] = np.swapaxes(world[:, parents[1:]], -1, -2) @ world[:, 1:]
+    rotations = quat_continuous(matrix_to_quat(local))
+    root = P[:, I["Hips"]] - rest_offsets[I["Hips"]]
+    return rotations.astype(np.float64), root

@@ -1,0 +1,112 @@
+"""From 2D keypoints to the take's 3D fields: lift, level, solve rotations, find contacts.
+
+`complete_take` is what `engine capture` calls after detection. Steps:
+1. Pixels are normalised with the nominal focal length (60 degree field of view across the long side;
+   `lifter.data`), the same assumption the lifter was trained around; the true focal length of a user's
+   video is unknown, so depth and trajectory scale carry that uncertainty.
+2. The lifter (committed weights, no network access) predicts Hips-relative joints and the Hips position in
+   camera space for every frame. Invalid frames (person not seen) are fed as interpolated keypoints with
+   confidence 0; afterwards their 3D joints are replaced by linear interpolation between the nearest valid
+   frames (held at the ends), so the rotation solve sees a continuous motion. The `valid` mask is unchanged:
+   the caller keeps it in the take.
+3. Camera space (x right, y down, z forward) becomes world_yup by a half turn about X, then the camera's
+   pitch is removed by turning about X until the mean torso direction (Hips -> Neck) is vertical (camera
+   roll is assumed small). The floor (y = 0) is put 2.2 cm below the 5th percentile of the lowest heel/toe
+   point, and the first valid frame's Root is moved to x = z = 0. The person faces +Z when facing the camera.
+4. The subject's bone lengths are the median predicted lengths; `rest_offsets` are the canonical directions
+   with those lengths. Rotations are solved (`rotations.solve_rotations`) and `joints3d` is the forward
+   kinematics of the solution, so joints3d, rotations and rest_offsets agree exactly.
+5. Contacts from height and speed (`contacts.foot_contacts`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import skeleton as sk
+from ..errors import BadInput
+from .contacts import foot_contacts
+from .rotations import forward_kinematics, solve_rotations
+
+_LIFTERS: dict = {}
+
+
+def _lifter(path=None):
+    from ..lifter.infer import WEIGHTS, Lifter
+    key = str(path or WEIGHTS)
+    if key not in _LIFTERS:
+        _LIFTERS[key] = Lifter(key)
+    return _LIFTERS[key]
+
+
+def _rot_x(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def camera_to_world(joints_cam: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Camera-space joints (T, 27, 3) -> world_yup: half turn about X, pitch levelled, floor at y = 0,
+    first valid Root at x = z = 0. valid: (T,) bool (at least one True)."""
+    w = joints_cam * np.array([1.0, -1.0, -1.0])
+    torso = w[valid][:, sk.INDEX["Neck"]] - w[valid][:, sk.INDEX["Hips"]]
+    u = (torso / np.maximum(np.linalg.norm(torso, axis=-1, keepdims=True), 1e-9)).mean(0)
+    pitch = np.clip(np.arctan2(-u[2], u[1]), -np.radians(35), np.radians(35))
+    w = w @ _rot_x(pitch).T
+    feet = w[valid][:, sk.CONTACT_JOINTS, 1].min(1)
+    w[..., 1] -= np.percentile(feet, 5) - 0.022
+    first = np.argmax(valid)
+    w[..., [0, 2]] -= w[first, sk.INDEX["Root"], [0, 2]]
+    return w
+
+
+def subject_rest_offsets(joints: np.ndarray) -> np.ndarray:
+    """Canonical rest offsets (27, 3) scaled to the median bone lengths of joints (T, 27, 3)."""
+    lengths = np.median(sk.bone_lengths(joints), axis=0)
+    rest = sk.REST_OFFSETS.copy()
+    canon = np.linalg.norm(rest, axis=-1)
+    has = canon > 1e-9
+    rest[has] *= (lengths[has] / canon[has])[:, None]
+    leg = [sk.INDEX["LowerLeg_L"], sk.INDEX["Foot_L"], sk.INDEX["LowerLeg_R"], sk.INDEX["Foot_R"]]
+    rest[sk.INDEX["Hips"]] = sk.REST_OFFSETS[sk.INDEX["Hips"]] * lengths[leg].sum() / canon[leg].sum()
+    return rest
+
+
+def complete_take(joints2d: np.ndarray, valid: np.ndarray, image_size: tuple[int, int], fps: float,
+                  weights=None) -> dict:
+    """The take's 3D fields from 2D keypoints.
+
+    joints2d: (T, 33, 3) float32 BlazePose keypoints in pixels (x right, y down) with confidence;
+    valid: (T,) bool; image_size: (width, height) pixels; fps: frames per second.
+    Returns joint_names (27), parents (27,), rest_offsets (27, 3), joints3d (T, 27, 3) float32 metres
+    world_yup with the root trajectory, rotations (T, 27, 4) float32 w, x, y, z, contacts (T, 4) bool
+    (left heel, left toe, right heel, right toe).
+    """
+    from ..lifter import data as D
+
+    joints2d = np.asarray(joints2d, dtype=np.float32)
+    valid = np.asarray(valid, dtype=bool)
+    if joints2d.ndim != 3 or joints2d.shape[1:] != (33, 3) or valid.shape != joints2d.shape[:1]:
+        raise BadInput(f"joints2d must be (T, 33, 3) with valid (T,), got {joints2d.shape} and {valid.shape}")
+    if not valid.any():
+        raise BadInput("no frame with a detected person: nothing to lift")
+    if fps <= 0:
+        raise BadInput(f"frame rate must be positive, got {fps}")
+    T = joints2d.shape[0]
+    pose, root = _lifter(weights).predict(D.normalise_pixels(joints2d, image_size), valid)
+    cam = np.zeros((T, sk.J, 3))
+    cam[:, D.LIFTER_JOINTS] = pose + root[:, None]
+    cam[:, sk.INDEX["Root"]] = cam[:, sk.INDEX["Hips"]] - sk.REST_OFFSETS[sk.INDEX["Hips"]] * [1, -1, -1]
+    cam = D.interpolate_gaps(cam.reshape(T, -1), valid).reshape(T, sk.J, 3).astype(np.float64)
+    world = camera_to_world(cam, valid)
+    rest = subject_rest_offsets(world[valid])
+    rotations, _ = solve_rotations(world, rest)
+    root_pos = world[:, sk.INDEX["Hips"]] - rest[sk.INDEX["Hips"]]
+    joints3d, _ = forward_kinematics(rest, rotations, root_pos)
+    return {
+        "joint_names": list(sk.JOINT_NAMES),
+        "parents": sk.PARENTS.copy(),
+        "rest_offsets": rest.astype(np.float32),
+        "joints3d": joints3d.astype(np.float32),
+        "rotations": rotations.astype(np.float32),
+        "contacts": foot_contacts(joints3d, fps),
+    }

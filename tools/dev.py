@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Set up and run Monocap on a fresh machine with nothing but Python 3.11 and pip (standard library only).
+
+    python3 tools/dev.py demo   # engine venv, models, capture of the bundled sample -> out/
+    python3 tools/dev.py test   # engine venv + two Blender (bpy) venvs, then the whole test suite
+
+Environments (created once, reused): .venv (the engine: torch, OpenCV, LiteRT), .venv-blender50
+(bpy 5.0.1) and .venv-blender42 (bpy 4.2 LTS). Pins live in engine/requirements.txt and tests/requirements*.txt.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENVS = {
+    "engine": (ROOT / ".venv", ["engine/requirements.txt", "tests/requirements.txt"]),
+    "blender50": (ROOT / ".venv-blender50", ["tests/requirements-blender50.txt"]),
+    "blender42": (ROOT / ".venv-blender42", ["tests/requirements-blender42.txt"]),
+}
+SAMPLE = ROOT / "samples" / "pose2sim_cam01.mp4"
+GENE = ROOT / "assets" / "gene" / "Gene.pmx"
+
+
+def python_of(env: Path) -> Path:
+    return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(cmd: list, **kw) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, **kw)
+
+
+def ensure_env(name: str) -> Path:
+    """Create the venv and install its pinned requirements (pip skips what is already there)."""
+    env, reqs = ENVS[name]
+    py = python_of(env)
+    if not py.exists():
+        print(f"creating {env.name}", flush=True)
+        venv.create(env, with_pip=True)
+    stamp = env / ".monocap-requirements"
+    wanted = "\n".join((ROOT / r).read_text() for r in reqs)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        args = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        for r in reqs:
+            args += ["-r", ROOT / r]
+        if run(args) != 0:
+            sys.exit(f"error: installing {', '.join(reqs)} into {env.name} failed (see pip's message above)")
+        stamp.write_text(wanted)
+    return py
+
+
+def demo() -> int:
+    py = ensure_env("engine")
+    out = ROOT / "out"
+    out.mkdir(exist_ok=True)
+    cmd = [py, "-m", "engine", "capture", SAMPLE, "-o", out / "demo_take.npz",
+           "--overlay", out / "demo_overlay.mp4", "--bvh", out / "demo.bvh"]
+    if GENE.exists() and "--vmd" in subprocess.run([py, "-m", "engine", "capture", "--help"], cwd=ROOT,
+                                                   capture_output=True, text=True).stdout:
+        cmd += ["--vmd", out / "demo_gene.vmd", "--rig", GENE]
+    rc = run(cmd)
+    if rc == 0:
+        print(f"\nresults in {out}: " + ", ".join(sorted(p.name for p in out.glob("demo*"))))
+    return rc
+
+
+SUMMARY = re.compile(r"=+ (.*) in [\d.]+s")
+
+
+def _pytest(py: Path, args: list[str]) -> tuple[int, dict[str, int]]:
+    """Run pytest, echo its output, return its exit code and the counts from its closing line."""
+    proc = subprocess.Popen([str(py), "-m", "pytest", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    last = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if SUMMARY.search(line):
+            last = line
+    rc = proc.wait()
+    counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|errors?|skipped)", last)}
+    return rc, counts
+
+
+def test() -> int:
+    pys = {name: ensure_env(name) for name in ENVS}
+    # Tests never skip for a missing dependency: a skip is counted as a failure below.
+    runs = [
+        ("engine", pys["engine"], ["tests", "--ignore=tests/blender", "-p", "no:cacheprovider"]),
+        ("blender 5.0", pys["blender50"], ["tests/blender", "-p", "no:cacheprovider"]),
+        ("blender 4.2", pys["blender42"], ["tests/blender", "-p", "no:cacheprovider"]),
+    ]
+    total = {"passed": 0, "failed": 0}
+    worst = 0
+    for label, py, args in runs:
+        print(f"\n===== tests: {label} =====", flush=True)
+        rc, counts = _pytest(py, args)
+        total["passed"] += counts.get("passed", 0)
+        bad = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0) + counts.get("skipped", 0)
+        total["failed"] += bad
+        if rc != 0 or bad or not counts.get("passed"):
+            worst = 1
+            print(f"!! {label}: pytest exit code {rc}, {counts}", flush=True)
+    print(f"\n{total['passed']} passed, {total['failed']} failed")
+    return worst
+
+
+def main() -> int:
+    if sys.version_info < (3, 11):
+        sys.exit("error: Monocap needs Python 3.11 or newer")
+    what = sys.argv[1] if len(sys.argv) > 1 else ""
+    if what == "demo":
+        return demo()
+    if what == "test":
+        return test()
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
