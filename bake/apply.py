@@ -39,9 +39,11 @@ def apply_take(context: bpy.types.Context, take: dict, settings, name: str = "Ta
         return _apply(context, take, settings, name, target)
 
 
-def _apply(context: bpy.types.Context, take: dict, settings, name: str, target: bpy.types.Object | None) -> str:
+def _apply(context: bpy.types.Context, take: dict, settings, name: str,
+           target: bpy.types.Object | None) -> str:
     fps_mode = settings.fps_mode
-    frame_start = context.scene.frame_start
+    # Frame 1 shows video frame 0, as a movie clip placed at the scene's default start does.
+    frame_start = 1 + video_offset(context, take, fps_mode)
     action_name = f"{name}_monocap"
     if target is None:
         obj = build_armature(context, "Monocap", list(take["joint_names"]), np.asarray(take["parents"]),
@@ -64,6 +66,15 @@ def _apply(context: bpy.types.Context, take: dict, settings, name: str, target: 
     if settings.foot_lock:
         foot_lock(obj, frames, scene_fps(context.scene), "IK" if settings.root_motion else "ROOT")
     return summary
+
+
+def video_offset(context: bpy.types.Context, take: dict, fps_mode: str) -> int:
+    """Scene frames from the video's first frame to the take's, so a capture of video frames 120-300
+    lands where a movie clip of the video starting on frame 1 shows them."""
+    first = int(take.get("first_frame", 0))
+    if fps_mode == "RESAMPLE":
+        return round(first * scene_fps(context.scene) / float(take["fps"]))
+    return first
 
 
 def take_name(path: str) -> str:

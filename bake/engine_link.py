@@ -13,7 +13,7 @@ from ..engine.errors import BadInput
 from .jobs import venv_python
 
 ADDON_ID = __package__.rpartition(".")[0]  # "monocap", or "bl_ext.<repo>.monocap" when installed
-_checked: dict[tuple[str, float], str | None] = {}
+_checked: dict[tuple[str, float], None] = {}
 
 
 def preferences(context: bpy.types.Context | None = None) -> bpy.types.AddonPreferences | None:
@@ -51,16 +51,19 @@ def engine_python(context: bpy.types.Context | None = None) -> str:
 
 
 def check_engine(python: str, timeout: float = 120.0) -> None:
-    """BadInput unless `python` can import torch (checked once per interpreter file version)."""
+    """BadInput unless `python` can import torch. A success is remembered for the session (the import
+    takes seconds); a failure is checked again next time, since the user may have installed torch since."""
     key = (python, os.path.getmtime(python))
-    if key not in _checked:
-        try:
-            proc = subprocess.run([python, "-c", "import torch, numpy"], capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL, check=False)
-            _checked[key] = None if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["?"])[-1]
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            _checked[key] = str(exc)
-    problem = _checked[key]
-    if problem is not None:
+    if key in _checked:
+        return
+    try:
+        proc = subprocess.run([python, "-c", "import torch, numpy"], capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        problem = None if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["?"])[-1]
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        problem = str(exc)
+    if problem is None:
+        _checked[key] = None
+    else:
         raise BadInput(f"The engine Python {python} cannot run the engine ({problem}): press 'Set up engine' "
                        "in the add-on preferences or install engine/requirements.txt into it")

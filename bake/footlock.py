@@ -27,12 +27,13 @@ def _contact_masks(obj: bpy.types.Object, frames: np.ndarray, heel: np.ndarray, 
         if idx.min() >= 0 and idx.max() < len(contacts):
             return contacts[idx, 2 * side], contacts[idx, 2 * side + 1]
     if source == "TAKE":
-        raise BadInput(f"{obj.name} carries no contacts from a take for frames {int(frames[0])}-{int(frames[-1])}")
+        raise BadInput(f"{obj.name} carries no contacts from a take for frames "
+                       f"{int(frames[0])}-{int(frames[-1])}")
     mw = np.array(obj.matrix_world)
 
     def world(p: np.ndarray) -> np.ndarray:
         return p @ mw[:3, :3].T + mw[:3, 3]
-    # Height tolerance in world units scaled to the leg, so rigs of any size behave alike.
+    # Detection thresholds are in metres: the points are taken to world space first.
     return detect_contacts(world(heel), fps), detect_contacts(world(toe), fps)
 
 
@@ -46,12 +47,13 @@ def foot_lock(obj: bpy.types.Object, frames: np.ndarray, fps: float, mode: str =
     bones = [mapping[j.format(s=s)] for s in sides for j in LEG + POINTS if j.format(s=s) in mapping]
     mats = pose_matrices(obj, bones, frames)
     deltas, weights, report = {}, {}, {}
-    for k, s in enumerate(sides):
+    for s in sides:
         up, low, foot = (mapping[j.format(s=s)] for j in LEG)
         ankle = mats[foot][:, :3, 3]
         heel = mats[mapping[f"Heel_{s}"]][:, :3, 3] if f"Heel_{s}" in mapping else ankle
         tip = mapping.get(f"ToeTip_{s}") or mapping.get(f"Toes_{s}")
-        toe = mats[tip][:, :3, 3] if tip else ankle + (mats[foot][:, :3, :3] @ [0, obj.data.bones[foot].length, 0])
+        foot_len = obj.data.bones[foot].length
+        toe = mats[tip][:, :3, 3] if tip else ankle + mats[foot][:, :3, :3] @ [0.0, foot_len, 0.0]
         heel_c, toe_c = _contact_masks(obj, frames, heel, toe, fps, "LR".index(s), source)
         th, wh = locked_targets(heel, heel_c, blend_frames)
         tt, wt = locked_targets(toe, toe_c, blend_frames)

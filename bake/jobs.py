@@ -100,7 +100,8 @@ class ProcessJob:
     def crash_message(self, returncode: int) -> str:
         how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
         last = next((ln for ln in reversed(self.state.log) if ln.strip()), "")
-        return f"{Path(self.argv[0]).name} stopped unexpectedly ({how})" + (f": {last.strip()}" if last else "")
+        detail = f": {last.strip()}" if last else ""
+        return f"{Path(self.argv[0]).name} stopped unexpectedly ({how}){detail}"
 
     def wait(self, timeout: float | None = None, interval: float = 0.05) -> JobState:
         """Block until the job ends (scripts and tests; the UI polls instead)."""

@@ -11,7 +11,8 @@ from . import compat
 from .keys import evaluate, write_keys
 
 
-def _curve_values(chans: compat.Channels | None, path: str, size: int, default, frames: np.ndarray) -> np.ndarray:
+def _curve_values(chans: compat.Channels | None, path: str, size: int, default,
+                  frames: np.ndarray) -> np.ndarray:
     out = np.tile(np.asarray(default, dtype=np.float64), (len(frames), 1))
     if chans is None:
         return out
@@ -28,7 +29,8 @@ def basis_rotations(obj: bpy.types.Object, bone: str, frames: np.ndarray) -> np.
     chans = compat.channels(obj)
     base = f'pose.bones["{bone}"].'
     if pb.rotation_mode == "QUATERNION":
-        return quat_to_matrix(_curve_values(chans, base + "rotation_quaternion", 4, pb.rotation_quaternion, frames))
+        quat = _curve_values(chans, base + "rotation_quaternion", 4, pb.rotation_quaternion, frames)
+        return quat_to_matrix(quat)
     if pb.rotation_mode == "AXIS_ANGLE":
         aa = _curve_values(chans, base + "rotation_axis_angle", 4, pb.rotation_axis_angle, frames)
         return np.array([np.array(Matrix.Rotation(a[0], 3, a[1:])) for a in aa])

@@ -20,12 +20,13 @@ from ..engine.filters.footlock import rotation_between
 from . import compat
 from .armature import YUP_TO_ZUP, bone_layout, rest_positions
 from .keys import write_keys
-from .takebake import CONTACTS_KEY, FIRST_FRAME_KEY, prepare_motion, scene_fps, set_scene_fps
+from .takebake import CONTACTS_KEY, FIRST_FRAME_KEY, clean_fps, prepare_motion, scene_fps, set_scene_fps
 
 # canonical joint -> candidate bone names per convention ({s}: side letter L/R, {side}: Left/Right)
 TABLES: dict[str, dict[str, list[str]]] = {
     "Mixamo": {
-        "Hips": ["mixamorig:Hips"], "Spine": ["mixamorig:Spine"], "Chest": ["mixamorig:Spine2", "mixamorig:Spine1"],
+        "Hips": ["mixamorig:Hips"], "Spine": ["mixamorig:Spine"],
+        "Chest": ["mixamorig:Spine2", "mixamorig:Spine1"],
         "Neck": ["mixamorig:Neck"], "Head": ["mixamorig:Head"],
         "Shoulder_{s}": ["mixamorig:{side}Shoulder"], "UpperArm_{s}": ["mixamorig:{side}Arm"],
         "LowerArm_{s}": ["mixamorig:{side}ForeArm"], "Hand_{s}": ["mixamorig:{side}Hand"],
@@ -178,7 +179,7 @@ def retarget_take(context: bpy.types.Context, obj: bpy.types.Object, take: dict,
         set_scene_fps(scene, float(take["fps"]))
         motion = prepare_motion(take, None, root_motion)
     else:
-        motion = prepare_motion(take, scene_fps(scene), root_motion)
+        motion = prepare_motion(take, clean_fps(scene_fps(scene)), root_motion)
     local = quat_to_matrix(motion["rotations"])  # (T, J, 3, 3) world_yup
     n = len(local)
     glob = np.empty_like(local)
@@ -213,7 +214,8 @@ def retarget_take(context: bpy.types.Context, obj: bpy.types.Object, take: dict,
             tip = head[kids[0].name] if len(kids) == 1 else np.array(bone.tail_local)
             align = rotation_between((tip - head[bone.name])[None], canon_dir[j][None])[0]
             posed[bone.name] = src @ (align @ rest[bone.name])
-            basis[bone.name] = rest[bone.name].T @ par_rest @ np.swapaxes(par_posed, -1, -2) @ posed[bone.name]
+            par_inv = np.swapaxes(par_posed, -1, -2)
+            basis[bone.name] = rest[bone.name].T @ par_rest @ par_inv @ posed[bone.name]
         else:
             posed[bone.name] = par_posed @ (par_rest.T @ rest[bone.name])
 

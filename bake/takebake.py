@@ -19,24 +19,32 @@ def scene_fps(scene: bpy.types.Scene) -> float:
     return scene.render.fps / scene.render.fps_base
 
 
+def clean_fps(fps: float) -> float:
+    """30.00003 (a frame time written as 0.0333333 s) is 30; 29.97 (NTSC) stays as it is."""
+    whole = round(fps)
+    return float(whole) if whole > 0 and abs(fps - whole) < 1e-3 else float(fps)
+
+
 def set_scene_fps(scene: bpy.types.Scene, fps: float) -> None:
     """Scene frame rate = `fps` exactly, also for 29.97-style rates (fps / fps_base)."""
+    fps = clean_fps(fps)
     whole = max(1, round(fps))
     scene.render.fps = whole
-    # 30.00003 (a BVH frame time of 0.0333333 s) is 30; 29.97 is NTSC and keeps its fps_base.
-    scene.render.fps_base = 1.0 if abs(fps - whole) < 1e-3 else whole / fps
+    scene.render.fps_base = whole / fps
 
 
 def check_take(take: dict) -> None:
     """A take must carry the 3D solve to be baked."""
-    missing = [k for k in ("joint_names", "parents", "rest_offsets", "rotations", "joints3d") if k not in take]
+    needed = ("joint_names", "parents", "rest_offsets", "rotations", "joints3d")
+    missing = [k for k in needed if k not in take]
     if missing:
-        raise BadInput(f"the take has no 3D motion ({', '.join(missing)} missing): re-run the capture with lifting")
+        raise BadInput(f"the take has no 3D motion ({', '.join(missing)} missing): "
+                       "re-run the capture with lifting")
 
 
 def prepare_motion(take: dict, fps_out: float | None, root_motion: bool) -> dict:
     """Rotations (T, J, 4), root (T, 3) world_yup and contacts (T, 4), resampled to `fps_out` if given."""
-    fps = float(take["fps"])
+    fps = clean_fps(float(take["fps"]))
     rot = quat_normalize(quat_continuity(np.asarray(take["rotations"], dtype=np.float64)))
     root = np.asarray(take["joints3d"], dtype=np.float64)[:, 0].copy()
     contacts = np.asarray(take.get("contacts", np.zeros((len(rot), 4))), dtype=np.float64)
@@ -83,7 +91,7 @@ def bake_take(context: bpy.types.Context, obj: bpy.types.Object, take: dict, fra
         set_scene_fps(scene, float(take["fps"]))
         motion = prepare_motion(take, None, root_motion)
     else:
-        motion = prepare_motion(take, scene_fps(scene), root_motion)
+        motion = prepare_motion(take, clean_fps(scene_fps(scene)), root_motion)
     rot, root = motion["rotations"], motion["root"]
     n = len(rot)
     frames = frame_start + np.arange(n, dtype=np.float64)

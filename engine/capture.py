@@ -27,7 +27,8 @@ def frame_range(fps: float, frame_count: int, start: float | None, end: float | 
 
 def run_capture(video: str, out: str, device: str = "auto", person: int | None = None,
                 start: float | None = None, end: float | None = None, overlay: str | None = None,
-                bvh: str | None = None, backend: str = "auto", models_dir: str | None = None,
+                bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
+                backend: str = "auto", models_dir: str | None = None,
                 progress: Progress | None = None, lift: bool = True) -> dict:
     """Capture a take from `video` and write it to `out`. Returns the take dict."""
     from .detector.backends import PoseNets
@@ -36,6 +37,12 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     from .overlay import draw_skeleton
 
     progress = progress or Progress("none")
+    if (vmd is None) != (rig is None):
+        raise BadInput("--vmd and --rig go together: the VMD is made for the PMX model given by --rig")
+    if rig is not None and not Path(rig).is_file():
+        raise BadInput(f"rig not found: {rig}")
+    if not lift and (bvh or vmd):
+        raise BadInput("--bvh and --vmd need the 3D lift; drop --no-lift")
     info = probe(video)
     first, stop = frame_range(info.fps, info.frame_count, start, end)
     paths = ensure_models(models_dir, progress=progress)
@@ -77,11 +84,14 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
         take.update(complete_take(cap.joints2d, cap.valid, (info.width, info.height), info.fps))
         progress("lift", 1, 1)
     if bvh:
-        if "rotations" not in take:
-            raise BadInput("--bvh needs the 3D lift")
         from .formats.bvh import write_bvh
 
         write_bvh(bvh, take["joint_names"], take["parents"], take["rest_offsets"], take["rotations"],
                   take["joints3d"][:, 0], info.fps)
+    if vmd:
+        from .rig.retarget import write_take_vmd
+
+        for warning in write_take_vmd(take, rig, vmd):
+            progress.warning(warning)
     write_take(out, take)
     return take

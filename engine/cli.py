@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--end", type=float, default=None, metavar="SECONDS", help="end time in seconds")
     c.add_argument("--overlay", default=None, metavar="OUT.mp4", help="also write the video with the 2D skeleton")
     c.add_argument("--bvh", default=None, metavar="OUT.bvh", help="also write the motion as BVH")
+    c.add_argument("--vmd", default=None, metavar="OUT.vmd", help="also write an MMD motion for the rig --rig")
+    c.add_argument("--rig", default=None, metavar="MODEL.pmx", help="the PMX model the VMD is made for")
     c.add_argument("--no-lift", action="store_true", help="stop after 2D (the take holds no 3D fields)")
     c.add_argument("--models-dir", default=None, help="model cache (default: $MONOCAP_MODELS_DIR or the user cache)")
     c.add_argument("--progress", default="text", choices=["text", "jsonl", "none"],
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             from .capture import run_capture
 
             run_capture(args.video, args.output, device=args.device, person=args.person, start=args.start,
-                        end=args.end, overlay=args.overlay, bvh=args.bvh, backend=args.backend,
+                        end=args.end, overlay=args.overlay, bvh=args.bvh, vmd=args.vmd, rig=args.rig,
+                        backend=args.backend,
                         models_dir=args.models_dir, progress=progress, lift=not args.no_lift)
             progress.result(args.output)
             return 0

@@ -14,8 +14,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import ModelError
 from .fileio import atomic_write_bytes
@@ -88,7 +88,7 @@ def _download_wheel(dest: Path) -> Path:
         "--disable-pip-version-check", "--no-input", "-d", str(dest), MEDIAPIPE_REQUIREMENT,
     ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1800)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ModelError(
             f"could not run pip to download {MEDIAPIPE_REQUIREMENT} ({exc}); retry with: {RETRY_COMMAND}"

@@ -92,7 +92,8 @@ class MONOCAP_OT_foot_lock(_CurveOperator, bpy.types.Operator):
 
     mode: bpy.props.EnumProperty(
         name="Correct With",
-        items=[("IK", "Legs (IK)", "Bend the legs so the feet stay"), ("ROOT", "Root", "Move the whole body")],
+        items=[("IK", "Legs (IK)", "Bend the legs so the feet stay"),
+               ("ROOT", "Root", "Move the whole body")],
         default="IK")
     source: bpy.props.EnumProperty(
         name="Contacts",

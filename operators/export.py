@@ -15,10 +15,12 @@ from .common import reports_errors
 # name -> (label, exporter keywords); the rest of the settings are in _FBX_COMMON.
 FBX_PRESETS: dict[str, tuple[str, dict]] = {
     "UNITY": ("Unity", {"axis_forward": "-Z", "axis_up": "Y", "apply_scale_options": "FBX_SCALE_ALL"}),
-    "UNREAL": ("Unreal Engine", {"axis_forward": "-Z", "axis_up": "Y", "apply_scale_options": "FBX_SCALE_NONE"}),
+    "UNREAL": ("Unreal Engine", {"axis_forward": "-Z", "axis_up": "Y",
+                                 "apply_scale_options": "FBX_SCALE_NONE"}),
     "MAYA": ("Maya / MotionBuilder (Y up, cm)", {"axis_forward": "Z", "axis_up": "Y",
                                                  "apply_scale_options": "FBX_SCALE_UNITS"}),
-    "BLENDER": ("Blender (Z up)", {"axis_forward": "-Y", "axis_up": "Z", "apply_scale_options": "FBX_SCALE_NONE"}),
+    "BLENDER": ("Blender (Z up)", {"axis_forward": "-Y", "axis_up": "Z",
+                                   "apply_scale_options": "FBX_SCALE_NONE"}),
 }
 _FBX_COMMON = {
     "use_selection": True, "object_types": {"ARMATURE"}, "add_leaf_bones": False, "bake_anim": True,
@@ -115,7 +117,8 @@ class MONOCAP_OT_export_fbx(bpy.types.Operator, ExportHelper):
         obj = _armature(context)
         _ensure_addon("io_scene_fbx")
         with only_selected(context, obj):
-            result = bpy.ops.export_scene.fbx(filepath=self.filepath, **_FBX_COMMON, **FBX_PRESETS[self.preset][1])
+            options = {**_FBX_COMMON, **FBX_PRESETS[self.preset][1]}
+            result = bpy.ops.export_scene.fbx(filepath=self.filepath, **options)
         if "FINISHED" not in result:
             self.report({"ERROR"}, f"FBX export of {obj.name} failed")
             return {"CANCELLED"}

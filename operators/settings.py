@@ -6,10 +6,13 @@ import bpy
 
 
 class MonocapSettings(bpy.types.PropertyGroup):
-    video: bpy.props.StringProperty(name="Video", subtype="FILE_PATH", description="Video of one person to capture")
+    video: bpy.props.StringProperty(name="Video", subtype="FILE_PATH",
+                                    description="Video of one person to capture")
     use_range: bpy.props.BoolProperty(name="Frame Range", description="Capture only part of the video")
-    video_start: bpy.props.IntProperty(name="Start", min=0, default=0, description="First video frame (from 0)")
-    video_end: bpy.props.IntProperty(name="End", min=0, default=100, description="Last video frame (included)")
+    video_start: bpy.props.IntProperty(name="Start", min=0, default=0,
+                                       description="First video frame (from 0)")
+    video_end: bpy.props.IntProperty(name="End", min=0, default=100,
+                                     description="Last video frame (included)")
     person_auto: bpy.props.BoolProperty(name="Auto Person", default=True,
                                         description="Follow the most prominent person in the video")
     person: bpy.props.IntProperty(name="Person", min=0, default=0,

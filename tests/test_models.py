@@ -53,7 +53,7 @@ def fetched(tmp_path_factory) -> Path:
 
 
 def test_fetch_writes_verified_files(fetched):
-    for name, (member, digest) in MODEL_FILES.items():
+    for member, digest in MODEL_FILES.values():
         path = fetched / Path(member).name
         assert path.is_file()
         assert _sha(path) == digest

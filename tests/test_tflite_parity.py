@@ -392,6 +392,9 @@ def test_op_semantics_match_litert(tmp_path):
         tflite.AddOptionsAddFusedActivationFunction(b, ACT.RELU_N1_TO_1)
         return tflite.AddOptionsEnd(b)
     g.op(OP.ADD, [d2s, x], [s1], OPT.AddOptions, add_opts)
+    # Broadcast add of a per-channel constant.
+    s2 = g.tensor([1, 10, 12, 4])
+    g.op(OP.ADD, [s1, g.const(np.array([0.5, -0.25, 2.0, 0.0], np.float32))], [s2], OPT.AddOptions, add_opts)
     # PAD on channels and unequal spatial sides, then a dilated VALID conv.
     pad = g.tensor([1, 13, 13, 6])
     g.op(OP.PAD, [s1, g.const(np.array([[0, 0], [1, 2], [0, 1], [1, 1]], np.int32))], [pad])
@@ -410,7 +413,7 @@ def test_op_semantics_match_litert(tmp_path):
     g.op(OP.LOGISTIC, [c2], [sig])
     flat = g.tensor([1, 405])
     g.op(OP.RESHAPE, [c2, g.const(np.array([1, 405], np.int32))], [flat])
-    path = g.write(tmp_path / "ops.tflite", [x], [sig, flat, c3, s1])
+    path = g.write(tmp_path / "ops.tflite", [x], [sig, flat, c3, s1, s2])
     _compare(path, rng.normal(size=(3, 10, 12, 4)).astype(np.float32))
 
 

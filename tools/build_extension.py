@@ -26,8 +26,8 @@ SKIP_SUFFIXES = {".pyc", ".pyo", ".npz", ".mp4", ".tmp"}
 ADDON_TAGS = {"3D View", "Add Curve", "Add Mesh", "Animation", "Bake", "Camera", "Compositing",
               "Development", "Game Engine", "Geometry Nodes", "Grease Pencil", "Import-Export", "Lighting",
               "Material", "Modeling", "Mesh", "Node", "Object", "Paint", "Pipeline", "Physics", "Render",
-              "Rigging", "Scene", "Sculpt", "Sequencer", "System", "Text Editor", "Tracking", "User Interface",
-              "UV"}
+              "Rigging", "Scene", "Sculpt", "Sequencer", "System", "Text Editor", "Tracking",
+              "User Interface", "UV"}
 PERMISSIONS = {"files", "network", "clipboard", "camera", "microphone"}
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
@@ -56,7 +56,8 @@ def validate_manifest(manifest: dict, root: Path = ROOT) -> None:
         raise ManifestError("schema_version must be 1.0.0")
     ident = manifest["id"]
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", ident) or ident.endswith("_") or "__" in ident:
-        raise ManifestError(f"id {ident!r} must be a Python identifier without leading/trailing or double '_'")
+        raise ManifestError(f"id {ident!r} must be a Python identifier without leading, trailing "
+                            "or double '_'")
     for key in ("version", "blender_version_min"):
         if not _SEMVER.match(str(manifest[key])):
             raise ManifestError(f"{key} {manifest[key]!r} is not a semantic version (X.Y.Z)")
@@ -67,7 +68,8 @@ def validate_manifest(manifest: dict, root: Path = ROOT) -> None:
     if manifest["type"] != "add-on":
         raise ManifestError("type must be 'add-on'")
     lic = manifest["license"]
-    if not isinstance(lic, list) or not lic or not all(isinstance(x, str) and x.startswith("SPDX:") for x in lic):
+    spdx = isinstance(lic, list) and lic and all(isinstance(x, str) and x.startswith("SPDX:") for x in lic)
+    if not spdx:
         raise ManifestError("license must be a list of 'SPDX:' identifiers")
     bad_tags = [t for t in manifest.get("tags", []) if t not in ADDON_TAGS]
     if bad_tags:
@@ -118,7 +120,8 @@ def build(output_dir: Path | str = ROOT / "dist", root: Path = ROOT) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output-dir", default=str(ROOT / "dist"), help="where the zip goes (default: dist/)")
+    parser.add_argument("--output-dir", default=str(ROOT / "dist"),
+                        help="where the zip goes (default: dist/)")
     args = parser.parse_args(argv)
     try:
         path = build(args.output_dir)

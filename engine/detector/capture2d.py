@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -144,7 +144,6 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     if not 0 <= index < len(tracks):
         raise BadInput(f"--person {index}: only {len(tracks)} person track(s) found (0..{len(tracks) - 1})")
     track = tracks[index]
-    step = max(1, int(round(info.fps / SCANS_PER_SECOND)))
     max_gap = int(round(2 * info.fps))
     views = bp.detector_windows(info.width, info.height)
 

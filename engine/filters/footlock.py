@@ -12,7 +12,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[(start, end_exclusive)] of the True runs in a 1-D mask."""
     m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
     edges = np.flatnonzero(m[1:] != m[:-1])
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def contact_segments(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -68,7 +68,8 @@ def lock_weights(mask: np.ndarray, blend_frames: int) -> tuple[np.ndarray, np.nd
     return weight, owner
 
 
-def locked_targets(points: np.ndarray, mask: np.ndarray, blend_frames: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def locked_targets(points: np.ndarray, mask: np.ndarray,
+                   blend_frames: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Where a foot point should be: (targets (T, 3), weights (T,)).
 
     During each contact the target is the point's mean position over the contact; the corrected point is

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import BadInput, FormatError
 from ..fileio import atomic_write
+from ..motion.rotations import quat_to_matrix
 
 _AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -283,25 +284,13 @@ def parse_bvh(text: str, source: str = "BVH") -> Bvh:
 
 
 def read_bvh(path: str | os.PathLike) -> Bvh:
-    """Read a BVH file. Raises FormatError (with the line) if it is malformed, BadInput-free for IO errors."""
+    """Read a BVH file. Raises FormatError (with the line) if it is malformed, BadInput if it cannot be read."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             text = fh.read()
     except OSError as exc:
-        raise FormatError(f"cannot read BVH {os.fspath(path)}: {exc.strerror}") from None
+        raise BadInput(f"cannot read BVH {os.fspath(path)}: {exc.strerror}") from None
     return parse_bvh(text, source=os.path.basename(os.fspath(path)))
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) quaternions w, x, y, z (normalised here) -> (..., 3, 3) rotation matrices."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], axis=-1).reshape(q.shape[:-1] + (3, 3))
 
 
 def write_bvh(path: str | os.PathLike, joint_names: list[str], parents: np.ndarray, rest_offsets: np.ndarray,

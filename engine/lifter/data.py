@@ -301,7 +301,6 @@ class Synth:
 
     def view(self, pts: np.ndarray, clean: np.ndarray) -> Batch:
         """Windows pts (B, T, 60, 3) through random cameras; clean: (B,) bool, exact 2D without noise."""
-        n = pts.shape[0]
         R, cam, k = self.cameras(pts)
         pc = np.einsum("bij,btkj->btki", R, pts - cam[:, None, None])
         z = np.maximum(pc[..., 2:3], 0.1)

@@ -25,7 +25,7 @@ class Lifter:
 
     def __init__(self, path: str | os.PathLike = WEIGHTS, threads: int | None = None):
         import torch
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
         from .model import TemporalLifter
 
@@ -35,8 +35,8 @@ class Lifter:
         try:
             with safe_open(str(path), framework="pt") as fh:
                 meta = {k: json.loads(v) for k, v in (fh.metadata() or {}).items()}
-                state = {k: fh.get_tensor(k) for k in fh.keys()}
-        except Exception as exc:  # safetensors raises its own error types
+                state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (not a dict)
+        except (OSError, SafetensorError) as exc:
             raise ModelError(f"cannot read lifter weights {path}: {exc}") from None
         if meta.get("features") != D.FEATURES or meta.get("keypoints") != "blazepose33":
             raise ModelError(f"lifter weights {path} were made for other inputs ({meta.get('features')} features)")
@@ -46,6 +46,7 @@ class Lifter:
         if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
             raise ModelError(f"lifter weights {path} do not match the model: {missing or unexpected}")
         self.model.eval()
+        self.model.fuse_batchnorm()
         self.receptive_field = self.model.receptive_field
         if threads is not None:
             torch.set_num_threads(threads)

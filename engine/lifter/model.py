@@ -44,6 +44,22 @@ class TemporalLifter(nn.Module):
         nn.init.zeros_(self.traj_head.weight)
         nn.init.zeros_(self.traj_head.bias)
 
+    @torch.no_grad()
+    def fuse_batchnorm(self) -> "TemporalLifter":
+        """Fold every batch norm into the convolution before it (inference only; call after eval())."""
+        def fold(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> None:
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            conv.weight.mul_(scale[:, None, None])
+            bias = bn.bias - bn.running_mean * scale
+            conv.bias = nn.Parameter(bias if conv.bias is None else conv.bias * scale + bias)
+
+        fold(self.expand, self.expand_bn)
+        self.expand_bn = nn.Identity()
+        for i, conv in enumerate(self.convs):
+            fold(conv, self.bns[i])
+            self.bns[i] = nn.Identity()
+        return self
+
     @property
     def receptive_field(self) -> int:
         return math.prod(self.widths)

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path = Path(args.log) if args.log else REPO / "out" / "lifter" / f"{arch}.log"
     ckpt_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    logf = open(log_path, "a", buffering=1)
+    logf = open(log_path, "a", buffering=1)  # noqa: SIM115 (open for the whole run, closed at the end)
 
     def log(msg: str) -> None:
         line = f"{time.strftime('%H:%M:%S')} {msg}"

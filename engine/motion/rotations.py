@@ -8,15 +8,18 @@ child lands exactly where it was measured when the bone length matches) and a se
 twist about the bone:
 
 - Hips: primary to Spine, secondary from the right hip joint to the left one (the pelvis is rigid).
-- Spine, Neck: secondary from the right shoulder to the left one (Shoulder_R -> Shoulder_L).
+- Spine: secondary halfway between the hip line and the shoulder line (its twist is not measured, so the
+  lower spine takes half of the pelvis-to-shoulders twist). Neck: the shoulder line (Shoulder_R -> _L).
 - Chest: primary to Neck, secondary Shoulder_R -> Shoulder_L (its three children are rigid).
 - Head: primary to Nose, secondary the shoulder line.
 - Shoulder (clavicle): primary to UpperArm, secondary the chest's forward axis.
 - UpperArm and LowerArm: both take their twist from the elbow's hinge axis, upper arm x forearm; so the
   forearm never spins about itself and the elbow stays a hinge. When the arm is nearly straight the hinge
   axis is undefined and the parent's frame is used instead (no twist), blended smoothly.
-- UpperLeg and LowerLeg: both take their twist from the foot's heading (Heel -> ToeTip): the knee stays a
-  hinge that faces the way the foot points, and the shin never spins.
+- UpperLeg and LowerLeg: both take their twist from the knee's hinge axis (thigh x shin) when the knee is
+  bent, and from the foot's heading (Heel -> ToeTip, crossed with the bone) when it is straight, blended
+  smoothly; the hinge axis is turned to agree with the parent's lateral axis, so a knee bent slightly the wrong way
+  does not flip the leg. The knee stays a hinge and the shin never spins.
 - Foot: primary to Toes, secondary to Heel (rigid triangle: gives the foot's roll too). Toes: primary to
   ToeTip, secondary the foot's lateral axis.
 - Root: identity (the trajectory is its position); Hand, ToeTip, Heel, Nose: identity (no child measured).
@@ -141,8 +144,11 @@ def solve_rotations(joints: np.ndarray, rest_offsets: np.ndarray = sk.REST_OFFSE
     shoulders = d("Shoulder_R", "Shoulder_L", P)
     set_world("Hips", d("Hips", "Spine", P), hipline,
               d("Hips", "Spine", rest_pos), d("UpperLeg_R", "UpperLeg_L", rest_pos))
-    for j, c in (("Spine", "Chest"), ("Chest", "Neck"), ("Neck", "Head"), ("Head", "Nose")):
-        set_world(j, d(j, c, P), shoulders, d(j, c, rest_pos), d("Shoulder_R", "Shoulder_L", rest_pos))
+    # the spine's twist is not measured: give the lower spine half of the pelvis-to-shoulders twist
+    half = _unit(hipline) + _unit(shoulders)
+    for j, c, b in (("Spine", "Chest", half), ("Chest", "Neck", shoulders), ("Neck", "Head", shoulders),
+                    ("Head", "Nose", shoulders)):
+        set_world(j, d(j, c, P), b, d(j, c, rest_pos), d("Shoulder_R", "Shoulder_L", rest_pos))
     for s in ("L", "R"):
         # clavicle: twist from the chest's forward axis
         chest_fwd = world[:, I["Chest"]] @ _FWD
@@ -162,17 +168,27 @@ def solve_rotations(joints: np.ndarray, rest_offsets: np.ndarray = sk.REST_OFFSE
         b = _blend_secondary(hinge, sin, parent_hinge, fo)
         set_world("LowerArm_" + s, fo, b, d("LowerArm_" + s, "Hand_" + s, rest_pos), hinge0)
         world[:, I["Hand_" + s]] = world[:, I["LowerArm_" + s]]
-        # leg: twist from the foot's heading
+        # leg: the knee's hinge axis when the knee is bent, else the foot's heading (x the leg)
+        thigh = d("UpperLeg_" + s, "LowerLeg_" + s, P)
+        shin = d("LowerLeg_" + s, "Foot_" + s, P)
         heading = d("Heel_" + s, "ToeTip_" + s, P)
         heading0 = d("Heel_" + s, "ToeTip_" + s, rest_pos)
-        for j, c in (("UpperLeg_", "LowerLeg_"), ("LowerLeg_", "Foot_")):
-            a = d(j + s, c + s, P)
-            par = world[:, I["Hips"]] @ heading0 if j == "UpperLeg_" else world[:, I["UpperLeg_" + s]] @ heading0
-            sin = np.linalg.norm(np.cross(_unit(a), _unit(heading)), axis=-1)
-            set_world(j + s, a, _blend_secondary(heading, sin, par, a), d(j + s, c + s, rest_pos), heading0)
+        knee = np.cross(thigh, shin)
+        sin_knee = np.linalg.norm(knee, axis=-1) / np.maximum(
+            np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shin, axis=-1), 1e-12)
+        lateral0 = np.array([1.0, 0.0, 0.0])
+        for j, c, a, parent in (("UpperLeg_", "LowerLeg_", thigh, "Hips"), ("LowerLeg_", "Foot_", shin, "UpperLeg_" + s)):
+            a0 = d(j + s, c + s, rest_pos)
+            b0 = np.cross(heading0, a0)
+            side = np.cross(heading, a)
+            sin_side = np.linalg.norm(np.cross(_unit(heading), _unit(a)), axis=-1)
+            parent_lateral = world[:, I[parent]] @ lateral0
+            fallback = _blend_secondary(side, sin_side, parent_lateral, a)
+            # a knee bent the wrong way (noise, hyperextension) must not flip the leg round
+            hinge = knee * np.where(np.sum(knee * parent_lateral, -1, keepdims=True) < 0, -1.0, 1.0)
+            set_world(j + s, a, _blend_secondary(hinge, sin_knee, fallback, a), a0, b0)
         set_world("Foot_" + s, d("Foot_" + s, "Toes_" + s, P), d("Foot_" + s, "Heel_" + s, P),
                   d("Foot_" + s, "Toes_" + s, rest_pos), d("Foot_" + s, "Heel_" + s, rest_pos))
-        lateral0 = np.array([1.0, 0.0, 0.0])
         set_world("Toes_" + s, d("Toes_" + s, "ToeTip_" + s, P), world[:, I["Foot_" + s]] @ lateral0,
                   d("Toes_" + s, "ToeTip_" + s, rest_pos), lateral0)
         world[:, I["ToeTip_" + s]] = world[:, I["Toes_" + s]]

@@ -11,7 +11,8 @@
    the caller keeps it in the take.
 3. Camera space (x right, y down, z forward) becomes world_yup by a half turn about X, then the camera's
    pitch is removed by turning about X until the mean torso direction (Hips -> Neck) is vertical (camera
-   roll is assumed small). The floor (y = 0) is put 2.2 cm below the 5th percentile of the lowest heel/toe
+   roll is assumed small); when the feet travel in depth (at least ~0.2 m spread) the lowest foot point of
+   each frame is fitted by a line, height over depth, and the pitch corrected until that line is level. The floor (y = 0) is put 2.2 cm below the 5th percentile of the lowest heel/toe
    point, and the first valid frame's Root is moved to x = z = 0. The person faces +Z when facing the camera.
 4. The subject's bone lengths are the median predicted lengths; `rest_offsets` are the canonical directions
    with those lengths. Rotations are solved (`rotations.solve_rotations`) and `joints3d` is the forward
@@ -52,6 +53,20 @@ def camera_to_world(joints_cam: np.ndarray, valid: np.ndarray) -> np.ndarray:
     u = (torso / np.maximum(np.linalg.norm(torso, axis=-1, keepdims=True), 1e-9)).mean(0)
     pitch = np.clip(np.arctan2(-u[2], u[1]), -np.radians(35), np.radians(35))
     w = w @ _rot_x(pitch).T
+    # then the floor: the lowest foot point of each frame lies on it; when those points spread in depth
+    # (walking towards or away from the camera) a line fit of height over depth gives the remaining pitch
+    lowest = np.argmin(w[valid][:, sk.CONTACT_JOINTS, 1], axis=1)
+    ground = w[valid][:, sk.CONTACT_JOINTS][np.arange(lowest.size), lowest]  # (N, 3)
+    z, y = ground[:, 2], ground[:, 1]
+    weight = float(np.clip((z.std() - 0.2) / 0.5, 0.0, 1.0)) if z.size > 2 else 0.0
+    if weight > 0:
+        keep = np.ones(z.size, dtype=bool)
+        for _ in range(2):  # refit without the feet that were not on the floor
+            a, c = np.polyfit(z[keep], y[keep], 1)
+            keep = np.abs(y - (a * z + c)) < 0.05
+            if keep.sum() < 3:
+                break
+        w = w @ _rot_x(weight * np.clip(np.arctan(a), -np.radians(20), np.radians(20))).T
     feet = w[valid][:, sk.CONTACT_JOINTS, 1].min(1)
     w[..., 1] -= np.percentile(feet, 5) - 0.022
     first = np.argmax(valid)

@@ -76,7 +76,8 @@ def fuse(gm: fx.GraphModule, input_hw: dict[str, tuple[int, ...]]) -> fx.GraphMo
         if len(users) == 1 and users[0].op == "call_function" and users[0].target is torch.add:
             add = users[0]
             other = add.args[1] if add.args[0] is conv else add.args[0]
-            if other is not conv:
+            # Constants may be broadcast (1, C, 1, 1) operands; the fused add wants a full-size tensor.
+            if other is not conv and isinstance(other, fx.Node) and other.op != "get_attr":
                 # conv(x) + other as one primitive; "add" writes a new tensor (other may be used again).
                 with graph.inserting_before(add):
                     fused = graph.call_function(pw.binary, (x, other) + common + ("add", None, None, [], None))

@@ -14,8 +14,8 @@ DEPTH_TO_SPACE takes channel (i * block + j) * C_out + c for the pixel offset (i
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -235,14 +235,20 @@ class _Builder:
 
     def op_add(self, op) -> None:
         a, b = op.inputs[0], op.inputs[1]
-        four = self.rank(a) == 4 and self.rank(b) == 4
-        lay = "nchw" if four else "nhwc"
-        if four and self.tensor(a).shape != self.tensor(b).shape:
-            raise ModelError(f"{self.where()}: broadcasting ADD is not supported")
-        xa, _ = self.get(a, lay)
-        xb, _ = self.get(b, lay)
+        rank = max(self.rank(a), self.rank(b))
+        small = [i for i in (a, b) if self.rank(i) < rank]
+        # NCHW works when every lower-rank operand is a constant that can be reshaped to broadcast there.
+        lay = "nchw" if rank == 4 and all(self.tensor(i).data is not None for i in small) else "nhwc"
+
+        def operand(i: int) -> fx.Node:
+            data = self.tensor(i).data
+            if lay == "nchw" and data is not None and data.ndim < 4:
+                data = data.astype(np.float32).reshape((1,) * (4 - data.ndim) + data.shape)
+                return self.buffer(data.transpose(_NHWC_TO_NCHW))
+            return self.get(i, lay)[0]
+
         # A fused activation may work in place on the fresh sum.
-        y = self.call(torch.add, xa, xb)
+        y = self.call(torch.add, operand(a), operand(b))
         self.set(op.outputs[0], _act(self.fx, y, op.options.get("act", 0), self.where()), lay)
 
     def op_max_pool(self, op) -> None:
@@ -359,7 +365,8 @@ class TFLiteModule(nn.Module):
     """A TFLite graph as a torch module. forward(x: (N, H, W, C) float) -> tuple of the chosen outputs.
 
     Each output has TFLite's shape with batch N (detector: (N, 2254, 12), (N, 2254, 1)). Inputs are cast
-    to the module's dtype and device. Call it under torch.inference_mode() for speed.
+    to the module's dtype and moved to its device. Call it under torch.inference_mode() for speed.
+    When `fused` (the CPU fast path), the module cannot be moved or cast; build another one instead.
     """
 
     def __init__(self, net: fx.GraphModule, graph: Graph, outputs: Sequence[int], dtype: torch.dtype):
@@ -373,12 +380,22 @@ class TFLiteModule(nn.Module):
         self.output_shapes = tuple(tuple(graph.tensors[graph.outputs[k]].shape[1:]) for k in outputs)
         self.source = graph.path.name
         self.fused = False
+        self.device = torch.device("cpu")
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
             raise BadInput(f"{self.source} expects input (N, {', '.join(map(str, self.input_shape))}), "
                            f"got {tuple(x.shape)}")
-        return self.net(x.to(self.dtype))
+        return self.net(x.to(device=self.device, dtype=self.dtype))
+
+    def _apply(self, fn, recurse=True):
+        # The fused CPU graph keeps oneDNN-packed weights outside the buffers: .to() cannot carry them.
+        if self.fused:
+            raise ModelError("this module is built for the CPU in float32; to move or cast it, "
+                             "build it again with build_module(path, device=..., dtype=...)")
+        module = super()._apply(fn, recurse)
+        self.device = module_device(self)
+        return module
 
 
 def build_module(
@@ -412,6 +429,7 @@ def build_module(
 
 
 def module_device(module: nn.Module) -> torch.device:
+    """The device of the module's first buffer (CPU when it has none)."""
     for t in module.buffers():
         return t.device
     return torch.device("cpu")

@@ -5,6 +5,7 @@ Uses the schema bindings of the `tflite` package (generated from tensorflow/lite
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,28 +88,28 @@ def _options(name: str, op) -> dict[str, Any]:
 
     if name == "CONV_2D":
         o = view(tflite.Conv2DOptions)
-        return dict(padding=o.Padding(), stride=(o.StrideH(), o.StrideW()),
-                    dilation=(o.DilationHFactor(), o.DilationWFactor()), act=o.FusedActivationFunction())
+        return {"padding": o.Padding(), "stride": (o.StrideH(), o.StrideW()),
+                "dilation": (o.DilationHFactor(), o.DilationWFactor()), "act": o.FusedActivationFunction()}
     if name == "DEPTHWISE_CONV_2D":
         o = view(tflite.DepthwiseConv2DOptions)
-        return dict(padding=o.Padding(), stride=(o.StrideH(), o.StrideW()),
-                    dilation=(o.DilationHFactor(), o.DilationWFactor()), act=o.FusedActivationFunction(),
-                    multiplier=o.DepthMultiplier())
+        return {"padding": o.Padding(), "stride": (o.StrideH(), o.StrideW()),
+                "dilation": (o.DilationHFactor(), o.DilationWFactor()), "act": o.FusedActivationFunction(),
+                "multiplier": o.DepthMultiplier()}
     if name in ("ADD", "SUB", "MUL"):
         cls = {"ADD": tflite.AddOptions, "SUB": tflite.SubOptions, "MUL": tflite.MulOptions}[name]
-        return dict(act=view(cls).FusedActivationFunction())
+        return {"act": view(cls).FusedActivationFunction()}
     if name in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
         o = view(tflite.Pool2DOptions)
-        return dict(padding=o.Padding(), stride=(o.StrideH(), o.StrideW()),
-                    kernel=(o.FilterHeight(), o.FilterWidth()), act=o.FusedActivationFunction())
+        return {"padding": o.Padding(), "stride": (o.StrideH(), o.StrideW()),
+                "kernel": (o.FilterHeight(), o.FilterWidth()), "act": o.FusedActivationFunction()}
     if name == "RESIZE_BILINEAR":
         o = view(tflite.ResizeBilinearOptions)
-        return dict(align_corners=bool(o.AlignCorners()), half_pixel_centers=bool(o.HalfPixelCenters()))
+        return {"align_corners": bool(o.AlignCorners()), "half_pixel_centers": bool(o.HalfPixelCenters())}
     if name == "CONCATENATION":
         o = view(tflite.ConcatenationOptions)
-        return dict(axis=o.Axis(), act=o.FusedActivationFunction())
+        return {"axis": o.Axis(), "act": o.FusedActivationFunction()}
     if name == "DEPTH_TO_SPACE":
-        return dict(block=view(tflite.DepthToSpaceOptions).BlockSize())
+        return {"block": view(tflite.DepthToSpaceOptions).BlockSize()}
     return {}
 
 
@@ -207,7 +208,7 @@ def read_graph(path: str | Path) -> Graph:
         outputs = [int(v) for v in sub.OutputsAsNumpy()]
     except ModelError:
         raise
-    except Exception as exc:  # flatbuffers raise assorted errors on damaged files
+    except (IndexError, ValueError, TypeError, AttributeError, struct.error) as exc:  # damaged flatbuffer
         raise ModelError(f"{path.name} is not a readable TFLite model ({type(exc).__name__})") from None
 
     kept = []

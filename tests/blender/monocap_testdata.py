@@ -16,8 +16,9 @@ from engine import skeleton as sk
 from engine.filters import detect_contacts, matrix_to_quat, quat_to_matrix
 from engine.formats.bvh import read_bvh
 
-MOCAP = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mocap" / "bandai-namco-1"
-VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video" / "pose2sim-single" / "cam01.mp4"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+MOCAP = SHARED / "mocap" / "bandai-namco-1"
+VIDEO = SHARED / "video" / "pose2sim-single" / "cam01.mp4"
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -82,7 +83,7 @@ def fk(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
     """Canonical forward kinematics: (T, J, 4) local rotations, (T, 3) root -> (T, J, 3) world_yup."""
     mats = quat_to_matrix(rotations)
     glob = np.empty_like(mats)
-    pos = np.zeros(rotations.shape[:2] + (3,))
+    pos = np.zeros((*rotations.shape[:2], 3))
     for j, p in enumerate(sk.PARENTS):
         if p < 0:
             glob[:, j], pos[:, j] = mats[:, j], root

@@ -62,10 +62,11 @@ def curves(obj: bpy.types.Object) -> dict[tuple[str, int], np.ndarray]:
 
 
 def evaluated(obj: bpy.types.Object, frames: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
+    """Blender's own evaluation of every curve (not the add-on's shortcut)."""
     from monocap.bake import compat
-    from monocap.bake.keys import evaluate
 
-    return {(fc.data_path, fc.array_index): evaluate(fc, frames) for fc in compat.channels(obj)}
+    return {(fc.data_path, fc.array_index): np.array([fc.evaluate(f) for f in frames])
+            for fc in compat.channels(obj)}
 
 
 LIMBS = ["Hand_L", "Hand_R", "Foot_L", "Foot_R", "Head", "LowerArm_L", "LowerLeg_R"]
@@ -93,7 +94,8 @@ def test_smooth_removes_jitter_and_keeps_the_motion(walk, method: str, jitter_ke
     err_after = np.linalg.norm(after - to_zup(clean[:, idx]), axis=-1).mean()
     # Butterworth (zero-phase) lands closer to the true motion; One-Euro is causal, so it may lag a little.
     assert err_after < error_kept * err_before
-    q = np.stack([v[1] for (p, _), v in sorted(curves(obj).items()) if p.endswith('"Hand_L"].rotation_quaternion')])
+    hand = 'pose.bones["Hand_L"].rotation_quaternion'
+    q = np.stack([v[1] for (p, _), v in sorted(curves(obj).items()) if p == hand])
     assert np.allclose(np.linalg.norm(q, axis=0), 1.0, atol=1e-4)  # renormalised
 
 
@@ -209,3 +211,18 @@ def test_cleanup_without_curves_reports(addon, clean_scene) -> None:
     bpy.ops.object.armature_add()
     with pytest.raises(RuntimeError, match="No animation curves"):
         bpy.ops.monocap.smooth()
+
+
+def test_graph_editor_channel_selection_is_quaternion_safe(walk) -> None:
+    """In the Graph Editor the selected channels are the scope; one selected quaternion channel brings
+    its three siblings so the rotation stays a rotation."""
+    from monocap.bake import compat
+
+    obj = bake(noisy(walk))
+    w_curve = compat.channels(obj).find('pose.bones["Hand_R"].rotation_quaternion', 0)
+    before = curves(obj)
+    with bpy.context.temp_override(selected_editable_fcurves=[w_curve]):
+        assert bpy.ops.monocap.smooth(method="BUTTERWORTH", cutoff=4.0) == {"FINISHED"}
+    after = curves(obj)
+    changed = {k for k in before if not np.array_equal(before[k], after[k])}
+    assert changed == {('pose.bones["Hand_R"].rotation_quaternion', i) for i in range(4)}

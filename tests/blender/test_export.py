@@ -62,7 +62,8 @@ def test_fbx_round_trip(addon, clean_scene, tmp_path, preset: str) -> None:
     path = tmp_path / "take.fbx"
     assert bpy.ops.monocap.export_fbx(filepath=str(path), preset=preset) == {"FINISHED"}
     assert obj.select_get() is False or bpy.context.view_layer.objects.active == obj
-    bpy.ops.import_scene.fbx(filepath=str(path), automatic_bone_orientation=False)
+    # anim_offset=0: the importer otherwise shifts keys by one frame (time 0 would land on frame 1).
+    bpy.ops.import_scene.fbx(filepath=str(path), automatic_bone_orientation=False, anim_offset=0.0)
     got = _heads(_reimported(), NAMES, CHECK)
     assert np.abs(got - want).max() < 2e-3
 

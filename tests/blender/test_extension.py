@@ -14,7 +14,7 @@ import bpy
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-import build_extension  # noqa: E402
+import build_extension
 
 INSTALL_SCRIPT = r"""
 import json, sys, bpy, addon_utils
@@ -52,7 +52,8 @@ def test_zip_holds_only_the_addon(built: Path) -> None:
     assert built.name == "monocap-0.1.0.zip"
     names = zipfile.ZipFile(built).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
-    assert any(n.startswith("operators/") for n in names) and any(n.startswith("engine/filters/") for n in names)
+    assert any(n.startswith("operators/") for n in names)
+    assert any(n.startswith("engine/filters/") for n in names)
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "tools/", ".venv"))
                 or n.endswith((".pyc", ".npz", ".mp4"))]
 

@@ -57,7 +57,7 @@ def test_retarget_onto_mocap_rig_follows_the_take(addon, clean_scene) -> None:
 
     take = mocap_take(CLIP, frames=90)
     obj = import_mocap_rig()
-    action, mapping, unmatched, conv = retarget_take(bpy.context, obj, take, frame_start=1)
+    _, mapping, unmatched, conv = retarget_take(bpy.context, obj, take, frame_start=1)
     assert conv == "Monocap" and mapping["UpperLeg_L"] == "UpperLeg_L"
     assert set(unmatched) == {"ToeTip_L", "Heel_L", "ToeTip_R", "Heel_R", "Nose"}
     _check_directions(obj, take, {n: n for n in take["joint_names"]}, [1, 30, 61, 90])
@@ -125,3 +125,27 @@ def test_armature_without_matching_bones_changes_nothing(addon, clean_scene, tmp
     assert (len(bpy.data.actions), len(bpy.data.objects), bpy.context.scene.render.fps) == before
     assert obj.animation_data is None
     settings.target = "NEW"
+
+
+def test_foot_lock_on_a_retargeted_mixamo_rig(addon, clean_scene) -> None:
+    """Foot lock finds the legs of a rig by name too (no heel or toe-tip bones here)."""
+    from monocap.bake.retarget import retarget_take
+
+    take = mocap_take(CLIP, frames=90)
+    rng = np.random.default_rng(7)
+    take["joints3d"] = take["joints3d"].copy()
+    take["joints3d"][:, 0] += rng.normal(0, 0.01, (90, 3)).astype(np.float32)  # root jitter: feet slide
+    obj = import_mocap_rig(scale=1.0)
+    obj.scale = (0.01, 0.01, 0.01)
+    for canon, mixamo in MIXAMO.items():
+        obj.data.bones[canon].name = mixamo
+    retarget_take(bpy.context, obj, take, frame_start=1)
+    feet = ["mixamorig:LeftFoot", "mixamorig:RightFoot"]
+    before = np.stack([_heads(obj, range(1, 91))[f] for f in feet], axis=1)
+    assert bpy.ops.monocap.foot_lock(mode="IK", source="TAKE") == {"FINISHED"}
+    after = np.stack([_heads(obj, range(1, 91))[f] for f in feet], axis=1)
+    c = take["contacts"]
+    flat = np.stack([c[:, 0] & c[:, 1], c[:, 2] & c[:, 3]], axis=1)  # heel and toe down
+    slide_b = np.linalg.norm(np.diff(before, axis=0), axis=-1)[flat[1:] & flat[:-1]].mean()
+    slide_a = np.linalg.norm(np.diff(after, axis=0), axis=-1)[flat[1:] & flat[:-1]].mean()
+    assert slide_a < 0.3 * slide_b

@@ -1,0 +1,120 @@
+"""One capture from the sidebar, as the modal operator drives it: check the inputs, start the engine,
+tick (poll the job, update the progress shown in the panel and status bar), then finish (bake the take)
+or cancel (stop the engine; the scene was never touched)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import bpy
+
+from ..engine.errors import BadInput, MonocapError
+from ..engine.take import read_take
+from . import engine_link
+from .apply import apply_take, take_name, target_armature
+from .jobs import CaptureJob, start_capture
+
+
+def probe_video(path: str) -> tuple[int, float]:
+    """(frame count, fps) of a video through Blender's own decoder; the clip datablock is removed again."""
+    clip = bpy.data.movieclips.load(path)
+    try:
+        return int(clip.frame_duration), float(clip.fps)
+    finally:
+        bpy.data.movieclips.remove(clip)
+
+
+def check_inputs(context: bpy.types.Context) -> tuple[str, dict]:
+    """Validate the sidebar settings before anything runs: (engine python, capture options)."""
+    s = context.scene.monocap
+    video = bpy.path.abspath(s.video) if s.video else ""
+    if not video:
+        raise BadInput("Choose a video file first")
+    if not os.path.isfile(video):
+        raise BadInput(f"Video not found: {video}")
+    target_armature(context, s.target)
+    python = engine_link.engine_python(context)
+    prefs = engine_link.preferences(context)
+    options: dict = {"device": prefs.device if prefs else "auto",
+                     "person": None if s.person_auto else s.person}
+    if s.use_range:
+        try:
+            count, fps = probe_video(video)
+        except RuntimeError:
+            raise BadInput(f"Blender cannot read {Path(video).name} as a video") from None
+        if s.video_start > s.video_end:
+            raise BadInput(f"Frame range {s.video_start}-{s.video_end} is empty: "
+                           "End must not be before Start")
+        if s.video_end >= count:
+            raise BadInput(f"Frames {s.video_start}-{s.video_end} are outside the video "
+                           f"(it has {count} frames, 0-{count - 1})")
+        options["start"] = s.video_start / fps
+        options["end"] = (s.video_end + 1) / fps
+    engine_link.check_engine(python)
+    return python, options
+
+
+def _status_bar(context: bpy.types.Context, text: str | None) -> None:
+    if context.workspace is not None:
+        context.workspace.status_text_set(text)
+    for area in context.screen.areas if context.screen else []:
+        if area.type == "VIEW_3D":
+            area.tag_redraw()
+
+
+class CaptureSession:
+    """Raises BadInput from the constructor when the inputs are unusable; nothing has started then."""
+
+    def __init__(self, context: bpy.types.Context) -> None:
+        python, options = check_inputs(context)
+        s = context.scene.monocap
+        self.tmpdir = tempfile.mkdtemp(prefix="monocap-")
+        take = os.path.join(self.tmpdir, f"{Path(s.video).stem}.npz")
+        self.job: CaptureJob = start_capture(python, bpy.path.abspath(s.video), take, **options)
+        s.running, s.progress, s.status = True, 0.0, "Starting the engine"
+
+    def tick(self, context: bpy.types.Context) -> bool:
+        """Poll the engine and show its progress; True once it has ended (then call finish)."""
+        st = self.job.poll()
+        if st.finished:
+            return True
+        s = context.scene.monocap
+        s.progress = st.fraction
+        s.status = f"{st.stage} {st.done}/{st.total}" if st.total else st.stage
+        _status_bar(context, f"Monocap: {s.status} ({s.progress:.0%}) - Esc to cancel")
+        return False
+
+    def wait(self) -> None:
+        self.job.wait()
+
+    def finish(self, context: bpy.types.Context) -> tuple[str, str]:
+        """Bake the finished capture: ('INFO', summary) or ('ERROR', one-line message)."""
+        st = self.job.state
+        s = context.scene.monocap
+        try:
+            if st.error:
+                return "ERROR", f"Capture failed: {st.error}"
+            # The take is the user's result: keep it outside the temporary folder.
+            keep = Path(bpy.app.tempdir or tempfile.gettempdir()) / Path(st.result).name
+            shutil.copyfile(st.result, keep)
+            s.last_take = str(keep)
+            try:
+                return "INFO", apply_take(context, read_take(keep), s, take_name(s.video))
+            except MonocapError as exc:
+                return "ERROR", str(exc)
+        finally:
+            self.close(context)
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Esc: stop the engine. Nothing was baked yet, so the scene is as it was."""
+        self.job.cancel()
+        self.close(context)
+
+    def close(self, context: bpy.types.Context) -> None:
+        s = context.scene.monocap
+        s.running, s.status, s.progress = False, "", 0.0
+        _status_bar(context, None)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)

@@ -1,0 +1,146 @@
+"""2D capture bench on pose2sim-single/cam01.mp4: decoding, the whole 2D capture per backend, peak memory
+against video length, and the peer (mediapipe's legacy Pose solution) in the same run when it is installed.
+
+The peer runs in its own environment (mediapipe pins numpy<2): `MONOCAP_PEER_PYTHON`, or `.venv-peer`
+at the repository root (`python -m venv .venv-peer && .venv-peer/bin/pip install mediapipe==0.10.21`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VIDEO = ROOT.parent / "shared" / "data" / "video" / "pose2sim-single" / "cam01.mp4"
+SAMPLE = ROOT / "samples" / "pose2sim_cam01.mp4"
+
+PEER = r"""
+import sys, time, cv2, mediapipe as mp
+cap = cv2.VideoCapture(sys.argv[1]); n = 0
+pose = mp.solutions.pose.Pose(model_complexity=1, static_image_mode=False)
+t = time.perf_counter()
+while True:
+    ok, f = cap.read()
+    if not ok: break
+    pose.process(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)); n += 1
+print(n / (time.perf_counter() - t))
+"""
+
+# Runs one 2D capture in a fresh process and prints its peak resident memory (MB).
+PEAK = r"""
+import resource, sys
+from engine.detector.backends import PoseNets
+from engine.detector.capture2d import capture_2d
+from engine.models import ensure_models
+from engine.video import probe
+p = ensure_models()
+nets = PoseNets(p["pose_detection"], p["pose_landmark_full"], device="cpu")
+capture_2d(nets, probe(sys.argv[1]))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _video() -> Path:
+    return VIDEO if VIDEO.exists() else SAMPLE
+
+
+def _decode_fps(path: Path) -> float:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    n, t = 0, time.perf_counter()
+    while cap.read()[0]:
+        n += 1
+    return n / (time.perf_counter() - t)
+
+
+def _capture_fps(backend: str, path: Path, repeats: int = 2) -> float:
+    from ..detector.backends import PoseNets
+    from ..detector.capture2d import capture_2d
+    from ..models import ensure_models
+    from ..video import probe
+
+    p = ensure_models()
+    nets = PoseNets(p["pose_detection"], p["pose_landmark_full"], device="cpu", backend=backend)
+    info = probe(path)
+    capture_2d(nets, info, 0, 10)  # warm-up
+    best = 0.0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        capture_2d(nets, info)
+        best = max(best, info.frame_count / (time.perf_counter() - t))
+    return best
+
+
+def _longer_copy(path: Path, times: int, out: Path) -> None:
+    """The clip played `times` times back to back (re-encoded), to see memory against length."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames_fps = cap.get(cv2.CAP_PROP_FPS)
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    wr = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), frames_fps, (w, h))
+    for _ in range(times):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                break
+            wr.write(f)
+    wr.release()
+
+
+def _peak_mb(path: Path) -> float:
+    r = subprocess.run([sys.executable, "-c", PEAK, str(path)], cwd=ROOT, capture_output=True, text=True,
+                       check=True)
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def _peer_python() -> str | None:
+    env = os.environ.get("MONOCAP_PEER_PYTHON")
+    if env:
+        return env
+    local = ROOT / ".venv-peer" / "bin" / "python"
+    return str(local) if local.exists() else None
+
+
+def run() -> list[dict]:
+    video = _video()
+    rows = [{"name": "decode (OpenCV, 1080x1920)", "value": _decode_fps(video), "unit": "frames/s",
+             "note": video.name}]
+    ours = {}
+    for backend in ("litert", "torch"):
+        ours[backend] = _capture_fps(backend, video)
+        rows.append({"name": f"whole 2D capture, {backend} CPU", "value": ours[backend], "unit": "frames/s",
+                     "note": "scan + landmarks + tracking, decode included"})
+    peer = _peer_python()
+    if peer:
+        r = subprocess.run([peer, "-c", PEER, str(video)], capture_output=True, text=True)
+        if r.returncode == 0:
+            fps = float(r.stdout.strip().splitlines()[-1])
+            rows.append({"name": "peer: mediapipe 0.10.21 Pose (complexity 1)", "value": fps, "unit": "frames/s",
+                         "note": "same video, same run"})
+            rows.append({"name": "whole 2D capture / peer", "value": max(ours.values()) / fps, "unit": "x",
+                         "note": "target >= 2"})
+        else:
+            rows.append({"name": "peer: FAILED", "value": float("nan"), "unit": "", "note": r.stderr[-80:]})
+    else:
+        rows.append({"name": "peer: not installed", "value": float("nan"), "unit": "",
+                     "note": "set MONOCAP_PEER_PYTHON or make .venv-peer"})
+    with tempfile.TemporaryDirectory() as tmp:
+        long_video = Path(tmp) / "x4.mp4"
+        _longer_copy(video, 4, long_video)
+        short, long_ = _peak_mb(video), _peak_mb(long_video)
+    rows.append({"name": "peak memory, 2D capture, 1x clip", "value": short, "unit": "MB", "note": "100 frames"})
+    rows.append({"name": "peak memory, 2D capture, 4x clip", "value": long_, "unit": "MB",
+                 "note": "400 frames: flat = streamed"})
+    return rows
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=1))

@@ -1,0 +1,108 @@
+"""BlazePose graphs: frames per second of the torch port (CPU, batch 1 and 8) and of LiteRT (2 threads).
+
+Inputs are real frames of pose2sim-single/cam01.mp4: letterboxed to 224x224 for the detector, a square
+crop around the person resized to 256x256 for the landmark model. Each figure is the best of 3 passes
+over the same 48 frames (the machine may be shared; the best pass is the least disturbed one).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+THREADS = 2
+N_FRAMES = 48
+PASSES = 3
+VIDEO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video" / "pose2sim-single" / "cam01.mp4"
+
+
+def _frames(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Detector input (n, 224, 224, 3) in [-1, 1] and landmark input (n, 256, 256, 3) in [0, 1]."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(VIDEO))
+    det, lm = [], []
+    try:
+        while len(det) < n:
+            ok, bgr = cap.read()
+            if not ok:
+                if not det:
+                    raise RuntimeError(f"cannot read frames from {VIDEO}")
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                continue
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            h, w = rgb.shape[:2]
+            s = 224 / max(h, w)
+            nh, nw = round(h * s), round(w * s)
+            box = np.zeros((224, 224, 3), np.uint8)
+            y0, x0 = (224 - nh) // 2, (224 - nw) // 2
+            box[y0:y0 + nh, x0:x0 + nw] = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+            det.append(box)
+            # The person stands in the upper middle of this portrait video: a 1000-px square around them.
+            side, cx, cy = min(1000, w), 400, 740
+            x0, y0 = max(0, min(w - side, cx - side // 2)), max(0, min(h - side, cy - side // 2))
+            lm.append(cv2.resize(rgb[y0:y0 + side, x0:x0 + side], (256, 256), interpolation=cv2.INTER_AREA))
+    finally:
+        cap.release()
+    return (np.stack(det).astype(np.float32) / 127.5 - 1.0, np.stack(lm).astype(np.float32) / 255.0)
+
+
+def _fps(call, x: np.ndarray, batch: int) -> float:
+    """Best frames/s over PASSES passes of `call` on x in chunks of `batch` (after one warm-up chunk)."""
+    call(x[:batch])
+    best = float("inf")
+    for _ in range(PASSES):
+        t = time.perf_counter()
+        for i in range(0, len(x), batch):
+            call(x[i:i + batch])
+        best = min(best, time.perf_counter() - t)
+    return len(x) / best
+
+
+def run() -> list[dict]:
+    import torch
+
+    from ..models import ensure_models
+    from ..tflite_torch import build_module
+    from ..tflite_torch.litert_runner import LiteRTModel
+
+    paths = ensure_models()
+    det_x, lm_x = _frames(N_FRAMES)
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    results = []
+    try:
+        cases = [
+            ("detector", paths["pose_detection"], det_x, None),
+            ("landmarks", paths["pose_landmark_full"], lm_x, None),
+            ("landmarks_pose_only", paths["pose_landmark_full"], lm_x, (0, 1, 4)),
+        ]
+        for label, path, x, outputs in cases:
+            module = build_module(path, outputs=outputs)
+            what = "all outputs" if outputs is None else f"outputs {list(outputs)} (no segmentation/heatmap)"
+            with torch.inference_mode():
+                xt = torch.from_numpy(x)
+                for batch in (1, 8):
+                    fps = _fps(module, xt, batch)
+                    results.append({
+                        "name": f"tflite.{label}.torch_cpu_b{batch}", "value": round(fps, 1), "unit": "frames/s",
+                        "note": f"torch {torch.__version__} CPU, {THREADS} threads, batch {batch}, {what}, "
+                                f"fused oneDNN={module.fused}",
+                    })
+            if outputs is None:
+                ref = LiteRTModel(path, num_threads=THREADS)
+                fps = _fps(ref, x, 1)
+                results.append({
+                    "name": f"tflite.{label}.litert_cpu", "value": round(fps, 1), "unit": "frames/s",
+                    "note": f"ai-edge-litert (XNNPACK), {THREADS} threads, one frame per call",
+                })
+    finally:
+        torch.set_num_threads(saved_threads)
+    return results
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(f"{row['name']:40s} {row['value']:8.1f} {row['unit']}  {row['note']}")

@@ -1,0 +1,168 @@
+"""MMD operators: import a PMX skeleton, import/export VMD motions on it, retarget a take onto it.
+
+Thin: files are read and everything is checked before the scene changes, so an error (a truncated file, a
+name VMD cannot store, an armature without the expected bones) is a one-line report and nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+from bpy_extras.io_utils import ExportHelper, ImportHelper
+
+from ..bake.mmd_action import apply_vmd, armature_to_vmd
+from ..bake.mmd_armature import DEFAULT_SCALE, armature_scale, build_pmx_armature, model_from_armature
+from ..engine.errors import BadInput
+from ..engine.formats.pmx import read_pmx
+from ..engine.formats.vmd import read_vmd, write_vmd
+from .common import reports_errors
+
+
+def _active_armature(context: bpy.types.Context) -> bpy.types.Object:
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE":
+        raise BadInput("Select an MMD armature (import a PMX skeleton first) and make it active")
+    return obj
+
+
+def _object_mode(context: bpy.types.Context) -> None:
+    obj = context.active_object
+    if obj is not None and obj.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def _update_scene(context: bpy.types.Context, action: bpy.types.Action) -> None:
+    """MMD plays 30 frames per second: set the scene to that and its frame range to the action's."""
+    scene = context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    start, end = (int(round(x)) for x in action.frame_range)
+    scene.frame_start, scene.frame_end = start, max(end, start + 1)
+
+
+_UPDATE_SCENE = {"name": "Update Scene", "default": True,
+                 "description": "Set the scene to 30 fps (MMD's rate) and its frame range to the motion's"}
+
+
+def _report_warnings(op: bpy.types.Operator, warnings: list[str]) -> None:
+    for w in warnings:
+        op.report({"WARNING"}, w)
+
+
+class MONOCAP_OT_import_pmx_skeleton(bpy.types.Operator, ImportHelper):
+    """Import the bones of a PMX model as an armature (Japanese bone names, leg IK constraints)"""
+
+    bl_idname = "monocap.import_pmx_skeleton"
+    bl_label = "Import PMX Skeleton"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
+
+    filename_ext = ".pmx"
+    filter_glob: bpy.props.StringProperty(default="*.pmx", options={"HIDDEN"})
+    scale: bpy.props.FloatProperty(name="Scale", description="Metres per MMD unit", default=DEFAULT_SCALE,
+                                   min=1e-4, soft_max=1.0)
+
+    @reports_errors
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        model = read_pmx(self.filepath)
+        _object_mode(context)
+        obj = build_pmx_armature(context, model, model.name or Path(self.filepath).stem, self.scale)
+        self.report({"INFO"}, f"Imported {len(model.bones)} bones of {model.name or obj.name}")
+        return {"FINISHED"}
+
+
+class MONOCAP_OT_import_vmd(bpy.types.Operator, ImportHelper):
+    """Import a VMD motion onto the active MMD armature as a new action"""
+
+    bl_idname = "monocap.import_vmd"
+    bl_label = "Import VMD"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
+
+    filename_ext = ".vmd"
+    filter_glob: bpy.props.StringProperty(default="*.vmd", options={"HIDDEN"})
+    scale: bpy.props.FloatProperty(name="Scale", description="Metres per MMD unit (0: the armature's own)",
+                                   default=0.0, min=0.0, soft_max=1.0)
+    frame_offset: bpy.props.IntProperty(name="Frame Offset", description="Added to every key's frame",
+                                        default=0)
+    update_scene: bpy.props.BoolProperty(**_UPDATE_SCENE)
+
+    @reports_errors
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        obj = _active_armature(context)
+        motion = read_vmd(self.filepath)
+        _object_mode(context)
+        scale = self.scale or armature_scale(obj)
+        action, warnings = apply_vmd(obj, motion, scale, self.frame_offset, Path(self.filepath).stem)
+        if self.update_scene:
+            _update_scene(context, action)
+        _report_warnings(self, warnings)
+        self.report({"INFO"}, f"Imported {len(motion.bone_keys)} bone keys onto {obj.name} as {action.name}")
+        return {"FINISHED"}
+
+
+class MONOCAP_OT_export_vmd(bpy.types.Operator, ExportHelper):
+    """Export the active MMD armature's action as a VMD motion"""
+
+    bl_idname = "monocap.export_vmd"
+    bl_label = "Export VMD"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
+
+    filename_ext = ".vmd"
+    filter_glob: bpy.props.StringProperty(default="*.vmd", options={"HIDDEN"})
+    scale: bpy.props.FloatProperty(name="Scale", description="MMD units per metre (0: the armature's own)",
+                                   default=0.0, min=0.0)
+    frame_offset: bpy.props.IntProperty(name="Frame Offset",
+                                        description="Subtracted from every key's frame (keys before it are left out)",
+                                        default=0)
+
+    @reports_errors
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        obj = _active_armature(context)
+        scale = self.scale or 1.0 / armature_scale(obj)
+        motion, warnings = armature_to_vmd(obj, scale, self.frame_offset)
+        write_vmd(self.filepath, motion)
+        _report_warnings(self, warnings)
+        self.report({"INFO"}, f"Exported {len(motion.bone_keys)} bone keys of {obj.name} to {self.filepath}")
+        return {"FINISHED"}
+
+
+class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
+    """Retarget a Monocap take onto the active MMD armature (keys its bones as a VMD import would)"""
+
+    bl_idname = "monocap.retarget_take_mmd"
+    bl_label = "Retarget Take to MMD Rig"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
+
+    filename_ext = ".npz"
+    filter_glob: bpy.props.StringProperty(default="*.npz", options={"HIDDEN"})
+    leg_mode: bpy.props.EnumProperty(
+        name="Legs", default="auto",
+        items=[("auto", "Auto", "Leg IK when the rig has 足ＩＫ, else rotations"),
+               ("ik", "IK", "Key 足ＩＫ/つま先ＩＫ so the feet land where the take put them"),
+               ("fk", "FK", "Key the leg bones' rotations (leg IK switched off)")])
+    frame_offset: bpy.props.IntProperty(name="Frame Offset", description="Added to every key's frame",
+                                        default=0)
+    update_scene: bpy.props.BoolProperty(**_UPDATE_SCENE)
+
+    @reports_errors
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from ..engine.rig.retarget import retarget_to_vmd
+        from ..engine.take import read_take
+
+        obj = _active_armature(context)
+        take = read_take(self.filepath)
+        model = model_from_armature(obj)
+        motion, warnings = retarget_to_vmd(take, model, self.leg_mode)
+        if not len(motion.bone_keys):
+            raise BadInput(f"{obj.name} has none of the MMD bones the retarget keys (センター, 上半身, 腕...)")
+        _object_mode(context)
+        action, more = apply_vmd(obj, motion, armature_scale(obj), self.frame_offset, Path(self.filepath).stem)
+        if self.update_scene:
+            _update_scene(context, action)
+        _report_warnings(self, warnings + more)
+        self.report({"INFO"}, f"Retargeted {Path(self.filepath).name} onto {obj.name} ({action.name})")
+        return {"FINISHED"}
+
+
+classes = (MONOCAP_OT_import_pmx_skeleton, MONOCAP_OT_import_vmd, MONOCAP_OT_export_vmd,
+           MONOCAP_OT_retarget_take_mmd)
+CLASSES = list(classes)

@@ -1,0 +1,169 @@
+"""The lifter: training data synthesis, the network's shapes, the committed weights on held-out mocap, short
+clips and gaps, and the take's 3D fields (complete_take) down to a BVH that reads back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import skeleton as sk
+from engine.formats.bvh import read_bvh, write_bvh
+from engine.lifter import data as D
+from engine.lifter.evaluate import evaluate, pa_mpjpe
+from engine.lifter.infer import WEIGHTS, Lifter
+from engine.motion.rotations import forward_kinematics
+from engine.motion.take3d import complete_take
+
+MOCAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mocap"
+
+
+@pytest.fixture(scope="module")
+def held() -> list[D.Clip]:
+    clips = D.load_clips(MOCAP / "bandai-namco-1")  # dataset 1 is enough here; no cache: tests the loader
+    train, held = D.split(clips)
+    assert {c.style for c in held} == {"feminine", "giant", "normal"}  # normal: the dance clip
+    assert not {c.name for c in train} & {c.name for c in held}
+    assert any(c.motion == "dance-short" for c in held)
+    return held
+
+
+@pytest.fixture(scope="module")
+def lifter() -> Lifter:
+    return Lifter(WEIGHTS, threads=2)
+
+
+def test_synthesis(held) -> None:
+    b = D.Synth(held, np.random.default_rng(0)).batch(8, 100, clean_fraction=0.5)
+    assert b.x.shape == (8, 100, D.FEATURES) and b.pose.shape == (8, 100, 26, 3) and b.root.shape == (8, 100, 3)
+    assert np.isfinite(b.x).all() and np.all(b.root[..., 2] >= 1.49)  # always in front of the camera
+    assert np.allclose(b.pose[:, :, 0], 0)
+    bones = np.linalg.norm(b.pose[:, :, sk.INDEX["Foot_L"] - 1] - b.pose[:, :, sk.INDEX["LowerLeg_L"] - 1], axis=-1)
+    assert np.all((bones > 0.28) & (bones < 0.55))  # scaled shins stay human
+    clean = np.all(b.kp2d[..., 2] == 1.0, axis=(1, 2))
+    assert clean.any() and (~clean).any()
+    # exact 2D is the projection of the pose: the ankle keypoint is the ankle joint seen by the camera
+    c = np.nonzero(clean)[0][0]
+    ankle = b.pose[c, :, sk.INDEX["Foot_L"] - 1] + b.root[c]
+    uv = b.kp2d[c, :, 27, :2]
+    ratio = uv / (ankle[:, :2] / ankle[:, 2:])
+    assert np.allclose(ratio, ratio[0], rtol=1e-4)  # one focal scale for the whole window
+
+
+def test_features_fill_gaps() -> None:
+    kp = np.zeros((6, 33, 3), np.float32)
+    kp[:, :, 0] = np.arange(6)[:, None]
+    kp[:, :, 2] = 1.0
+    valid = np.array([True, True, False, False, True, True])
+    kp[2:4] = 99.0  # garbage where nothing was detected
+    x = D.features(kp, valid)
+    hip_x = x[:, -2]
+    assert np.allclose(hip_x, np.arange(6))  # interpolated across the gap
+    conf = x[:, 66:99]
+    assert np.all(conf[2:4] == 0) and np.all(conf[[0, 1, 4, 5]] == 1)
+
+
+def test_model_shapes() -> None:
+    import torch
+
+    from engine.lifter.model import TemporalLifter
+    for widths, rf in (((3, 3, 3, 3), 81), ((1, 1, 1, 1), 1)):
+        m = TemporalLifter(widths, channels=32).eval()
+        assert m.receptive_field == rf
+        pose, traj = m(torch.zeros(2, D.FEATURES, rf + 9))
+        assert pose.shape == (2, 10, 26, 3) and traj.shape == (2, 10, 3)
+
+
+def test_committed_weights(lifter) -> None:
+    assert WEIGHTS.stat().st_size < 20e6
+    assert lifter.receptive_field >= 81 and lifter.meta["arch"] == "tcn"
+
+
+def test_short_clips_and_gaps(lifter, held) -> None:
+    clip = next(c for c in held if c.motion == "walk")
+    synth = D.Synth([clip], np.random.default_rng(5))
+    b = synth.view(clip.points[None, :120].astype(np.float64), np.array([True]))
+    kp, gt = b.kp2d[0], b.pose[0]
+    for T in (1, 2, 10, 80, 120):
+        pose, root = lifter.predict(kp[:T], np.ones(T, bool))
+        assert pose.shape == (T, 26, 3) and root.shape == (T, 3) and np.isfinite(pose).all()
+        assert np.all(root[:, 2] > 0.5)
+    # a one-frame clip still gives a human pose (aligned error well under the size of a limb)
+    one, _ = lifter.predict(kp[60:61], np.ones(1, bool))
+    assert pa_mpjpe(one[:, 1:], gt[60:61, 1:])[0] < 0.12
+    # a 12-frame gap (keypoints garbage, frames invalid) is bridged smoothly
+    valid = np.ones(120, bool)
+    valid[50:62] = False
+    bad = kp.copy()
+    bad[50:62] = np.random.default_rng(0).uniform(-1, 1, bad[50:62].shape)
+    pose_gap, _ = lifter.predict(bad, valid)
+    pose_all, _ = lifter.predict(kp, np.ones(120, bool))
+    err_gap = np.linalg.norm(pose_gap[50:62] - gt[50:62], axis=-1).mean()
+    assert err_gap < 0.12
+    assert np.linalg.norm(pose_gap[:40] - pose_all[:40], axis=-1).max() < 0.02  # far from the gap: unchanged
+
+
+def test_heldout_accuracy(lifter, held) -> None:
+    """A few held-out clips, one camera: the committed weights are within reach of the model card's table."""
+    pick = [c for c in held if c.motion in ("walk", "bow", "dance-short", "kick")][:4]
+    res = evaluate({"tcn": lifter}, pick, cameras=1, seed=7)["tcn"]
+    assert res["exact"]["mpjpe"] < 60.0 and res["exact"]["pa_mpjpe"] < 45.0
+    assert res["noisy"]["mpjpe"] < 80.0
+    assert res["exact"]["accel"] < 10.0
+
+
+def _pixels(b: D.Batch, w: int = 1920, h: int = 1080) -> np.ndarray:
+    f = 0.5 * max(w, h) / np.tan(np.radians(D.NOMINAL_HFOV_DEG / 2))
+    px = b.kp2d[0].copy()
+    px[..., 0] = px[..., 0] * f + w / 2
+    px[..., 1] = px[..., 1] * f + h / 2
+    return px
+
+
+def test_complete_take_and_bvh(held, tmp_path) -> None:
+    clip = next(c for c in held if c.motion == "walk")
+    T = 150
+    b = D.Synth([clip], np.random.default_rng(3)).view(clip.points[None, :T].astype(np.float64), np.array([True]))
+    px = _pixels(b)
+    valid = np.ones(T, bool)
+    valid[70:80] = False
+    take = complete_take(px, valid, (1920, 1080), 30.0)
+    j3, rot, rest = take["joints3d"], take["rotations"], take["rest_offsets"]
+    assert take["joint_names"] == sk.JOINT_NAMES and np.array_equal(take["parents"], sk.PARENTS)
+    assert j3.shape == (T, 27, 3) and rot.shape == (T, 27, 4) and rest.shape == (27, 3)
+    assert take["contacts"].shape == (T, 4) and take["contacts"].dtype == bool
+    assert j3.dtype == np.float32 and np.isfinite(j3).all()
+    assert np.allclose(np.linalg.norm(rot, axis=-1), 1, atol=1e-5)
+    fk, _ = forward_kinematics(rest, rot, j3[:, 0])
+    assert np.abs(fk - j3).max() < 1e-4
+    # Y up, on the floor, the person upright; walking feet touch down
+    assert np.all(j3[:, sk.INDEX["Nose"], 1] > j3[:, sk.INDEX["Hips"], 1] + 0.3)
+    feet = j3[:, sk.CONTACT_JOINTS, 1]
+    assert -0.05 < np.percentile(feet.min(1), 5) < 0.06
+    assert take["contacts"].any(axis=0).sum() >= 2
+    # the walk's travel is recovered in size (metres over the clip)
+    travel_gt = np.linalg.norm(np.ptp(clip.points[:T, sk.INDEX["Hips"], [0, 2]], axis=0))
+    travel = np.linalg.norm(np.ptp(j3[:, sk.INDEX["Hips"], [0, 2]], axis=0))
+    assert 0.6 * travel_gt < travel < 1.5 * travel_gt
+    # the motion as BVH reads back to the same joints
+    path = tmp_path / "take.bvh"
+    write_bvh(path, take["joint_names"], take["parents"], rest, rot, j3[:, 0], 30.0)
+    bvh = read_bvh(path)
+    order = [bvh.names.index(n) for n in sk.JOINT_NAMES]
+    assert np.abs(bvh.world_positions()[:, order] - j3).max() < 1e-4
+
+
+def test_complete_take_edge_cases(held) -> None:
+    clip = held[0]
+    b = D.Synth([clip], np.random.default_rng(4)).view(clip.points[None, :5].astype(np.float64), np.array([True]))
+    px = _pixels(b)
+    one = complete_take(px[:1], np.ones(1, bool), (1920, 1080), 30.0)
+    assert one["joints3d"].shape == (1, 27, 3) and one["contacts"].shape == (1, 4)
+    part = complete_take(px, np.array([False, True, False, True, False]), (1920, 1080), 25.0)
+    assert np.isfinite(part["joints3d"]).all()
+    from engine.errors import BadInput
+    with pytest.raises(BadInput):
+        complete_take(px, np.zeros(5, bool), (1920, 1080), 30.0)
+    with pytest.raises(BadInput):
+        complete_take(px[:, :17], np.ones(5, bool), (1920, 1080), 30.0)

@@ -1,0 +1,129 @@
+"""Render a picture of a capture for the README: the video frame beside the baked Monocap skeleton.
+
+    .venv-blender50/bin/python tools/render_result.py TAKE.npz VIDEO OUT.png [--frame N]
+
+Runs under a Blender venv (Workbench renders headless). The skeleton is drawn as a skinned stick figure
+built from the baked armature's bone positions at the chosen frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import bpy
+from mathutils import Vector
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_addon():
+    spec = importlib.util.spec_from_file_location("monocap", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["monocap"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def stick_figure(obj: bpy.types.Object, name: str) -> bpy.types.Object:
+    """A mesh of the posed skeleton (current frame) with a Skin modifier, so it renders.
+
+    One vertex per bone head plus the tips of leaf bones, edges from parent to child: a single connected
+    tree, which is what the Skin modifier wants.
+    """
+    skip = ("ToeTip", "Heel", "Nose", "Root")
+    bones = [pb for pb in obj.pose.bones if not pb.name.startswith(skip)]
+    index = {pb.name: i for i, pb in enumerate(bones)}
+    verts = [obj.matrix_world @ pb.head for pb in bones]
+    edges = []
+    for pb in bones:
+        if pb.parent is not None and pb.parent.name in index:
+            edges.append((index[pb.parent.name], index[pb.name]))
+        if not [c for c in pb.children if c.name in index]:
+            verts.append(obj.matrix_world @ pb.tail)
+            edges.append((index[pb.name], len(verts) - 1))
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([tuple(v) for v in verts], edges, [])
+    fig = bpy.data.objects.new(name, mesh)
+    bpy.context.collection.objects.link(fig)
+    skin = fig.modifiers.new("skin", "SKIN")
+    skin.use_smooth_shade = True
+    for i, sv in enumerate(mesh.skin_vertices[0].data):
+        sv.radius = (0.03, 0.03)
+        sv.use_root = i == 0
+    fig.modifiers.new("subsurf", "SUBSURF").levels = 1
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("take")
+    parser.add_argument("video")
+    parser.add_argument("out")
+    parser.add_argument("--frame", type=int, default=None, help="take frame to show (default: middle)")
+    args = parser.parse_args(argv)
+
+    _load_addon()
+    from monocap.bake.armature import build_armature
+    from monocap.bake.takebake import bake_take
+    from monocap.engine.take import read_take
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    take = read_take(args.take)
+    obj = build_armature(bpy.context, "Monocap", take["joint_names"], take["parents"], take["rest_offsets"])
+    bake_take(bpy.context, obj, take, frame_start=1)
+    t = len(take["rotations"]) // 2 if args.frame is None else args.frame
+    scene.frame_set(1 + t)
+    fig = stick_figure(obj, "Figure")
+    obj.hide_render = True
+
+    # The video frame on a plane to the left, scaled to the figure's height.
+    lo = Vector([min(v.co[i] for v in fig.data.vertices) for i in range(3)])
+    hi = Vector([max(v.co[i] for v in fig.data.vertices) for i in range(3)])
+    height = hi.z - lo.z
+    img = bpy.data.images.load(args.video)
+    img.source = "MOVIE"
+    w, h = img.size
+    bpy.ops.mesh.primitive_plane_add(size=1.0)
+    plane = bpy.context.active_object
+    plane.scale = (height * 1.15 * w / h, height * 1.15, 1.0)
+    plane.rotation_euler = (1.5708, 0.0, 0.0)
+    plane.location = (lo.x - plane.scale.x / 2 - 0.15, (lo.y + hi.y) / 2, (lo.z + hi.z) / 2)
+    mat = bpy.data.materials.new("video")
+    mat.use_nodes = True
+    tex = mat.node_tree.nodes.new("ShaderNodeTexImage")
+    tex.image = img
+    tex.image_user.frame_offset = int(take.get("first_frame", 0)) + t
+    tex.image_user.frame_duration = 1
+    plane.data.materials.append(mat)
+    fig.data.materials.append(bpy.data.materials.new("bones"))
+    fig.data.materials[0].diffuse_color = (0.95, 0.55, 0.15, 1.0)
+
+    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    cam.data.type = "ORTHO"
+    left, right = plane.location.x - plane.scale.x / 2, hi.x + 0.1
+    cam.data.ortho_scale = max(right - left, height * 1.2) * 1.05
+    cam.location = ((left + right) / 2, plane.location.y - 10.0, (lo.z + hi.z) / 2)
+    cam.rotation_euler = (1.5708, 0.0, 0.0)
+
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.color_type = "TEXTURE"
+    scene.render.resolution_x = 1200
+    scene.render.resolution_y = int(1200 * height * 1.2 / (right - left)) if right > left else 800
+    scene.render.resolution_y = max(400, min(scene.render.resolution_y, 1200))
+    scene.render.film_transparent = False
+    scene.render.filepath = str(Path(args.out).resolve())
+    bpy.ops.render.render(write_still=True)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
