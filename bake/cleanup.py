@@ -13,8 +13,9 @@ from ..engine.filters import (
     fix_quaternion_flips,
     lowpass_zero_phase,
     one_euro,
+    quat_continuity,
+    quat_normalize,
     reduce_keys,
-    smooth_quaternions,
     unwrap_euler,
 )
 from ..engine.filters.reduce import euclidean_error, quaternion_error
@@ -72,7 +73,10 @@ def selected_fcurves(context: bpy.types.Context) -> list[tuple[bpy.types.ID, bpy
     found = getattr(context, "selected_editable_fcurves", None)
     obj = context.active_object
     if found:
-        return [(obj, fc) for fc in found]
+        # A curve belongs to an action; its owner is the object that action animates (the active first).
+        users = [o for o in [obj, *context.scene.objects] if o is not None and compat.assigned_action(o)]
+        owner = {fc: next((o for o in users if compat.assigned_action(o) == fc.id_data), obj) for fc in found}
+        return [(owner[fc], fc) for fc in found]
     if obj is None:
         return []
     chans = compat.channels(obj)
@@ -116,17 +120,27 @@ def smooth(groups: list[Group], fps: float, method: str = "BUTTERWORTH", cutoff:
     else:
         def filt(x: np.ndarray) -> np.ndarray:
             return one_euro(x, fps, min_cutoff=min_cutoff, beta=beta)
-    done = 0
+    # Groups sampled on the same frames are filtered as one (T, C) array: the filters loop over time in
+    # Python, so one pass for all channels is what keeps 10,000-frame takes quick.
+    buckets: dict[tuple[float, float, int], list[tuple[Group, np.ndarray, np.ndarray]]] = {}
     for g in groups:
         frames, values = g.sample()
         if len(frames) < 4:
             continue
         if g.prop == "rotation_quaternion" and values.shape[1] == 4:
-            out = smooth_quaternions(values, filt)
-        else:
-            out = filt(values)
-        g.write(frames, out)
-        done += 1
+            values = quat_continuity(values)
+        buckets.setdefault((frames[0], frames[-1], len(frames)), []).append((g, frames, values))
+    done = 0
+    for items in buckets.values():
+        out = filt(np.concatenate([v for _, _, v in items], axis=1))
+        col = 0
+        for g, frames, values in items:
+            part = out[:, col:col + values.shape[1]]
+            col += values.shape[1]
+            if g.prop == "rotation_quaternion" and values.shape[1] == 4:
+                part = quat_normalize(part)
+            g.write(frames, part)
+            done += 1
     return done
 
 

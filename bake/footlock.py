@@ -7,7 +7,17 @@ import bpy
 import numpy as np
 
 from ..engine.errors import BadInput
-from ..engine.filters import detect_contacts, locked_targets, two_bone_ik
+from ..engine.filters import (
+    contact_segments,
+    detect_contacts,
+    lock_weights,
+    locked_targets,
+    matrix_to_quat,
+    quat_continuity,
+    quat_normalize,
+    quat_to_matrix,
+    two_bone_ik,
+)
 from .posefk import basis_rotations, pose_matrices, write_locations, write_rotations
 from .retarget import match_bones
 from .takebake import stored_contacts
@@ -37,6 +47,24 @@ def _contact_masks(obj: bpy.types.Object, frames: np.ndarray, heel: np.ndarray, 
     return detect_contacts(world(heel), fps), detect_contacts(world(toe), fps)
 
 
+def _in_frame(mats: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Points (T, 3) in the local frame (rotation only) of posed matrices (T, 4, 4)."""
+    return np.einsum("tji,tj->ti", mats[:, :3, :3], points - mats[:, :3, 3])
+
+
+def held_orientation(rot: np.ndarray, mask: np.ndarray, blend_frames: int) -> np.ndarray:
+    """Rotations (T, 3, 3) held at their mean over each contact of `mask`, easing in and out."""
+    q = quat_continuity(matrix_to_quat(rot))
+    weight, owner = lock_weights(mask, blend_frames)
+    target = q.copy()
+    for k, (s, e) in enumerate(contact_segments(mask)):
+        mean = q[s:e].mean(axis=0)
+        target[owner == k] = mean / np.linalg.norm(mean)
+    # Nearby rotations: a normalised blend is as good as a slerp here.
+    target *= np.where(np.sum(target * q, axis=1) < 0, -1.0, 1.0)[:, None]
+    return quat_to_matrix(quat_normalize(q + weight[:, None] * (target - q)))
+
+
 def foot_lock(obj: bpy.types.Object, frames: np.ndarray, fps: float, mode: str = "IK", source: str = "AUTO",
               blend_frames: int = 4) -> dict[str, int]:
     """Lock both feet. Returns {side: contact frames} for the report. BadInput if no legs are found."""
@@ -63,7 +91,16 @@ def foot_lock(obj: bpy.types.Object, frames: np.ndarray, fps: float, mode: str =
         if mode != "IK":
             continue
         hip_m, knee_m, foot_m = mats[up], mats[low], mats[foot]
-        d_up, d_low = two_bone_ik(hip_m[:, :3, 3], knee_m[:, :3, 3], ankle, ankle + delta,
+        # While the foot is flat (heel and toe down) its orientation is held too, so heel and toe stay put
+        # together; the ankle goes where the held foot puts the locked heel and toe.
+        foot_rot = held_orientation(foot_m[:, :3, :3], heel_c & toe_c, blend_frames)
+        ankle_target = ankle + delta
+        if heel is not ankle:
+            via_heel = th - np.einsum("tij,tj->ti", foot_rot, _in_frame(foot_m, heel))
+            via_toe = tt - np.einsum("tij,tj->ti", foot_rot, _in_frame(foot_m, toe))
+            ankle_target = ankle + (wh[:, None] * (via_heel - ankle) + wt[:, None] * (via_toe - ankle)) \
+                / np.maximum(1.0, wh + wt)[:, None]
+        d_up, d_low = two_bone_ik(hip_m[:, :3, 3], knee_m[:, :3, 3], ankle, ankle_target,
                                   bend_axis=knee_m[:, :3, 0])
         new_up = d_up @ hip_m[:, :3, :3]
         new_low = d_up @ d_low @ knee_m[:, :3, :3]
@@ -78,7 +115,7 @@ def foot_lock(obj: bpy.types.Object, frames: np.ndarray, fps: float, mode: str =
         moved = weights[s] > 0
         for bone, new in ((up, basis(rest[up], par_rest, par_posed, new_up)),
                           (low, basis(rest[low], rest[up], new_up, new_low)),
-                          (foot, basis(rest[foot], rest[low], new_low, foot_m[:, :3, :3]))):
+                          (foot, basis(rest[foot], rest[low], new_low, foot_rot))):
             old = basis_rotations(obj, bone, frames)
             write_rotations(obj, bone, frames, np.where(moved[:, None, None], new, old))
     if mode == "ROOT":

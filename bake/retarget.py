@@ -191,7 +191,7 @@ def retarget_take(context: bpy.types.Context, obj: bpy.types.Object, take: dict,
     scale = np.linalg.norm(world[:3, :3], axis=0)
     obj_rot = world[:3, :3] / scale
     to_arm = obj_rot.T @ YUP_TO_ZUP  # world_yup -> armature-space directions
-    heads_c, tails_c, _ = bone_layout(names, parents, np.asarray(take["rest_offsets"]))
+    heads_c, tails_c, tail_child = bone_layout(names, parents, np.asarray(take["rest_offsets"]))
     canon_dir = (tails_c - heads_c) @ YUP_TO_ZUP  # zup -> yup: C^T v == v @ C
     canon_dir = canon_dir @ to_arm.T
 
@@ -210,8 +210,14 @@ def retarget_take(context: bpy.types.Context, obj: bpy.types.Object, take: dict,
             j = index[joint_of[bone.name]]
             src = to_arm @ glob[:, j] @ to_arm.T
             # Rest direction of the bone: towards the matched child's head when there is one.
-            kids = [c for c in bone.children if c.name in joint_of]
-            tip = head[kids[0].name] if len(kids) == 1 else np.array(bone.tail_local)
+            # Rest direction: towards the bone matched to the joint's chain child when that bone hangs
+            # below this one (unmatched bones between are fine: Rigify's spine.002), else the tail.
+            c = tail_child[j]
+            below = mapping.get(names[c]) if c is not None else None
+            if below is not None and bone.name in {b.name for b in bones[below].parent_recursive}:
+                tip = head[below]
+            else:
+                tip = np.array(bone.tail_local)
             align = rotation_between((tip - head[bone.name])[None], canon_dir[j][None])[0]
             posed[bone.name] = src @ (align @ rest[bone.name])
             par_inv = np.swapaxes(par_posed, -1, -2)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import capture, cleanup, export, settings, setup
+from . import capture, cleanup, export, mmd, settings, setup
 
-CLASSES: list[type] = [*settings.CLASSES, *capture.CLASSES, *setup.CLASSES, *cleanup.CLASSES, *export.CLASSES]
+CLASSES: list[type] = [*settings.CLASSES, *capture.CLASSES, *setup.CLASSES, *cleanup.CLASSES, *export.CLASSES,
+                       *mmd.CLASSES]
 
 
 def register() -> None:

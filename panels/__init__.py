@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import sidebar
+from . import menus, sidebar
 
 CLASSES: list[type] = list(sidebar.CLASSES)
 
@@ -31,8 +31,10 @@ def draw_preferences(prefs: bpy.types.AddonPreferences, context: bpy.types.Conte
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    menus.register()
 
 
 def unregister() -> None:
+    menus.unregister()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

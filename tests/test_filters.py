@@ -216,3 +216,23 @@ def test_matrix_quaternion_round_trip() -> None:
     # Half turns (w == 0) are the hard case for the trace formula.
     half = _axis_angle(rng.normal(size=(20, 3)), np.full(20, np.pi))
     assert np.allclose(np.abs(np.sum(matrix_to_quat(quat_to_matrix(half)) * half, axis=1)), 1.0)
+
+
+def test_reduce_keys_bound_holds_for_any_curve() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    @settings(max_examples=60, deadline=None)
+    @given(arrays(np.float64, st.tuples(st.integers(2, 80), st.integers(1, 3)),
+                  elements=st.floats(-100, 100, allow_nan=False)),
+           st.floats(0.001, 10.0))
+    def check(values: np.ndarray, tol: float) -> None:
+        frames = np.arange(len(values), dtype=float)
+        keep = reduce_keys(frames, values, tol)
+        assert keep[0] and keep[-1]
+        cols = range(values.shape[1])
+        approx = np.stack([np.interp(frames, frames[keep], values[keep, c]) for c in cols], axis=1)
+        assert np.abs(approx - values).max() <= tol + 1e-9
+
+    check()

@@ -157,6 +157,24 @@ def test_batch_of_four_equals_four_singles(model_paths, inputs, name):
         assert float((out - one).abs().max()) <= 1e-5 * scale + 1e-6
 
 
+def test_float16_module_stays_close(model_paths, inputs):
+    # The CUDA path runs in float16; on the CPU the same module checks the dtype plumbing and the accuracy.
+    path = model_paths["pose_landmark_full"]
+    x = torch.from_numpy(inputs["pose_landmark_full"][:1])  # float16 convs are slow on the CPU
+    half = build_module(path, dtype=torch.float16, outputs=(0, 1, 4))
+    full = build_module(path, outputs=(0, 1, 4))
+    assert not half.fused
+    assert {b.dtype for b in half.net.buffers()} == {torch.float16}
+    with torch.inference_mode():
+        got = [t.float() for t in half(x)]
+        ref = full(x)
+    p, q = got[0].reshape(1, 39, 5), ref[0].reshape(1, 39, 5)
+    assert float((p[..., :2] - q[..., :2]).abs().max()) < 3.0  # pixels of the 256 crop
+    assert float((p[..., :2] - q[..., :2]).abs().mean()) < 0.5
+    assert float((got[1] - ref[1]).abs().max()) < 0.01
+    assert float((got[2] - ref[2]).abs().max()) < 0.05  # metres
+
+
 def test_cpu_fusion_is_used(model_paths):
     # The fast path must actually engage on CPU; a silent fallback would only show up as lost speed.
     assert build_module(model_paths["pose_detection"]).fused

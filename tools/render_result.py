@@ -1,6 +1,6 @@
 """Render a picture of a capture for the README: the video frame beside the baked Monocap skeleton.
 
-    .venv-blender50/bin/python tools/render_result.py TAKE.npz VIDEO OUT.png [--frame N]
+    .venv-blender50/bin/python tools/render_result.py TAKE.npz VIDEO OUT.png [--frame N] [--width PX]
 
 Runs under a Blender venv (Workbench renders headless). The skeleton is drawn as a skinned stick figure
 built from the baked armature's bone positions at the chosen frame.
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("video")
     parser.add_argument("out")
     parser.add_argument("--frame", type=int, default=None, help="take frame to show (default: middle)")
+    parser.add_argument("--width", type=int, default=800, help="image width in pixels (default 800)")
     args = parser.parse_args(argv)
 
     _load_addon()
@@ -115,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     scene.render.engine = "BLENDER_WORKBENCH"
     scene.display.shading.light = "STUDIO"
     scene.display.shading.color_type = "TEXTURE"
-    scene.render.resolution_x = 1200
-    scene.render.resolution_y = int(1200 * height * 1.2 / (right - left)) if right > left else 800
-    scene.render.resolution_y = max(400, min(scene.render.resolution_y, 1200))
+    scene.render.resolution_x = args.width
+    aspect = height * 1.2 / (right - left) if right > left else 1.0
+    scene.render.resolution_y = max(args.width // 3, min(int(args.width * aspect), args.width))
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.image_settings.compression = 100
     scene.render.film_transparent = False
     scene.render.filepath = str(Path(args.out).resolve())
     bpy.ops.render.render(write_still=True)

@@ -20,6 +20,9 @@ def reduce_keys(frames: np.ndarray, values: np.ndarray, tolerance: float,
 
     error(orig (N, C), approx (N, C)) -> (N,) is the distance measure (default: max abs per channel);
     use an angular one for quaternions. The first and last keys are always kept.
+
+    Ramer-Douglas-Peucker, run breadth-first: every open segment of one level is measured in a single
+    vectorised pass, so the Python loop runs once per level rather than once per kept key.
     """
     frames = np.asarray(frames, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64).reshape(len(frames), -1)
@@ -29,20 +32,29 @@ def reduce_keys(frames: np.ndarray, values: np.ndarray, tolerance: float,
     if n == 0:
         return keep
     keep[0] = keep[-1] = True
-    stack = [(0, n - 1)]
-    while stack:
-        i, j = stack.pop()
-        if j - i < 2:
-            continue
-        u = ((frames[i + 1:j] - frames[i]) / (frames[j] - frames[i]))[:, None]
-        approx = values[i] * (1.0 - u) + values[j] * u
-        err = error(values[i + 1:j], approx)
-        k = int(np.argmax(err))
-        if err[k] > tolerance:
-            mid = i + 1 + k
-            keep[mid] = True
-            stack.append((i, mid))
-            stack.append((mid, j))
+    starts, ends = np.array([0]), np.array([n - 1])
+    while len(starts):
+        inner = ends - starts - 1
+        open_ = inner > 0
+        starts, ends, inner = starts[open_], ends[open_], inner[open_]
+        if not len(starts):
+            break
+        first = np.cumsum(inner) - inner  # where each segment's points begin in the flat arrays
+        seg = np.repeat(np.arange(len(starts)), inner)
+        idx = starts[seg] + 1 + np.arange(inner.sum()) - first[seg]
+        i0, i1 = starts[seg], ends[seg]
+        u = ((frames[idx] - frames[i0]) / (frames[i1] - frames[i0]))[:, None]
+        err = error(values[idx], values[i0] * (1.0 - u) + values[i1] * u)
+        worst = np.maximum.reduceat(err, first)
+        # First point of each segment reaching its maximum (as argmax would pick).
+        at_max = np.flatnonzero(err == worst[seg])
+        segs, pick = np.unique(seg[at_max], return_index=True)
+        mid = np.empty(len(starts), dtype=np.int64)
+        mid[segs] = idx[at_max[pick]]
+        split = worst > tolerance
+        keep[mid[split]] = True
+        starts, ends = (np.concatenate([starts[split], mid[split]]),
+                        np.concatenate([mid[split], ends[split]]))
     return keep
 
 

@@ -59,11 +59,15 @@ def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int,
 
 
 def _depth_to_space(x: torch.Tensor, block: int) -> torch.Tensor:
-    """NCHW depth-to-space with TFLite's channel order (offset-major, unlike torch's pixel_shuffle)."""
+    """NCHW depth-to-space with TFLite's channel order (offset-major, unlike torch's pixel_shuffle).
+
+    Done on the NHWC view: out[n, h*b + i, w*b + j, c] = in[n, h, w, (i*b + j)*C_out + c]; the copy it
+    makes is NHWC-contiguous, so the result is a channels_last NCHW tensor like the rest of the graph.
+    """
     n, c, h, w = x.shape
     co = c // (block * block)
-    y = x.reshape(n, block, block, co, h, w).permute(0, 3, 4, 1, 5, 2)
-    return y.reshape(n, co, h * block, w * block)
+    y = x.permute(0, 2, 3, 1).reshape(n, h, w, block, block, co).permute(0, 1, 3, 2, 4, 5)
+    return y.reshape(n, h * block, w * block, co).permute(0, 3, 1, 2)
 
 
 def _resize_axis(size_in: int, size_out: int, align_corners: bool, half_pixel: bool):

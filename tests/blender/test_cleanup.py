@@ -175,7 +175,7 @@ def test_foot_lock_holds_feet_during_contacts(walk) -> None:
             seg_b, seg_a = before[s:e, k][flat], after[s:e, k][flat]
             slide_b = np.linalg.norm(np.diff(seg_b, axis=0), axis=1).mean()
             slide_a = np.linalg.norm(np.diff(seg_a, axis=0), axis=1).mean()
-            assert slide_a < 0.35 * slide_b, (points[k], s, e)
+            assert slide_a < 0.25 * slide_b, (points[k], s, e)
             checked += 1
         # No pop: the largest frame-to-frame move of the point grows by little.
         step_b = np.linalg.norm(np.diff(before[:, k], axis=0), axis=1).max()
@@ -219,10 +219,13 @@ def test_graph_editor_channel_selection_is_quaternion_safe(walk) -> None:
     from monocap.bake import compat
 
     obj = bake(noisy(walk))
+    other = bake(noisy(walk, seed=9))  # a second animated armature, made active below
     w_curve = compat.channels(obj).find('pose.bones["Hand_R"].rotation_quaternion', 0)
-    before = curves(obj)
+    before, before_other = curves(obj), curves(other)
+    bpy.context.view_layer.objects.active = other
     with bpy.context.temp_override(selected_editable_fcurves=[w_curve]):
         assert bpy.ops.monocap.smooth(method="BUTTERWORTH", cutoff=4.0) == {"FINISHED"}
     after = curves(obj)
     changed = {k for k in before if not np.array_equal(before[k], after[k])}
     assert changed == {('pose.bones["Hand_R"].rotation_quaternion', i) for i in range(4)}
+    assert all(np.array_equal(v, curves(other)[k]) for k, v in before_other.items())

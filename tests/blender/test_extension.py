@@ -27,12 +27,17 @@ res["ops"] = [hasattr(bpy.ops.monocap, op) for op in
               ("capture", "import_take", "smooth", "reduce_keys", "fix_flips", "foot_lock", "export_bvh",
                "export_fbx", "setup_engine")]
 res["scene_props"] = hasattr(bpy.context.scene, "monocap")
+res["heavy_imports"] = [m for m in ("torch", "cv2", "ai_edge_litert") if m in sys.modules]
+res["menus"] = [f.__name__ for f in bpy.types.TOPBAR_MT_file_export._dyn_ui_initialize()
+                if f.__module__.startswith(name)]
 res["prefs"] = bpy.context.preferences.addons[name].preferences.device if res["enabled"] else None
 mod = sys.modules[name]
 res["user_dir"] = str(sys.modules[name + ".bake.engine_link"].user_dir())
 addon_utils.disable(name, default_set=True)
 res["ops_after"] = hasattr(bpy.types, "MONOCAP_OT_capture")
 res["scene_props_after"] = hasattr(bpy.types.Scene, "monocap")
+res["menus_after"] = [f.__name__ for f in bpy.types.TOPBAR_MT_file_export._dyn_ui_initialize()
+                      if f.__module__.startswith(name)]
 print("RESULT " + json.dumps(res))
 """
 
@@ -87,5 +92,7 @@ def test_install_from_disk_registers_and_unregisters(built: Path, tmp_path: Path
     assert res["install"] == ["FINISHED"] and res["enabled"]
     assert all(res["ops"]) and res["scene_props"] and res["prefs"] == "auto"
     assert res["user_dir"].startswith(str(tmp_path / "user"))
+    assert res["menus"] == ["menu_export"] and res["menus_after"] == []
+    assert res["heavy_imports"] == []  # the add-on never pulls in the engine's heavy packages
     assert not res["ops_after"] and not res["scene_props_after"]
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]

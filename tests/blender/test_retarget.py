@@ -149,3 +149,28 @@ def test_foot_lock_on_a_retargeted_mixamo_rig(addon, clean_scene) -> None:
     slide_b = np.linalg.norm(np.diff(before, axis=0), axis=-1)[flat[1:] & flat[:-1]].mean()
     slide_a = np.linalg.norm(np.diff(after, axis=0), axis=-1)[flat[1:] & flat[:-1]].mean()
     assert slide_a < 0.3 * slide_b
+
+
+def test_retarget_onto_rigify_metarig(addon, clean_scene) -> None:
+    """Blender's own human metarig (Rigify names, its own A-ish rest pose and bone rolls)."""
+    import addon_utils
+    from monocap.bake.retarget import retarget_take
+
+    addon_utils.enable("rigify", default_set=False)
+    bpy.ops.object.armature_human_metarig_add()
+    obj = bpy.context.active_object
+    take = mocap_take(CLIP, frames=60)
+    _, mapping, _, conv = retarget_take(bpy.context, obj, take, frame_start=1)
+    assert conv == "Rigify" and mapping["UpperLeg_L"] == "thigh.L" and mapping["Hips"] == "spine"
+    names = {**mapping}
+    chains = [c for c in CHAINS if c[0] in names and c[1] in names and c != ("Neck", "Head")]
+    heads = _heads(obj, [1, 30, 60])
+    from monocap.bake.armature import to_zup
+
+    joints = to_zup(take["joints3d"][[0, 29, 59]])
+    idx = {n: i for i, n in enumerate(take["joint_names"])}
+    for a, b in chains:
+        got = heads[names[b]] - heads[names[a]]
+        want = joints[:, idx[b]] - joints[:, idx[a]]
+        cos = np.sum(got * want, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 3.0, (a, b)
