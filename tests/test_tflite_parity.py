@@ -420,18 +420,30 @@ def test_op_semantics_match_litert(tmp_path):
     g.op(OP.CONV_2D, [pad, g.const(rng.normal(size=(5, 3, 3, 6)).astype(np.float32)),
                       g.const(rng.normal(size=5).astype(np.float32))], [c2], OPT.Conv2DOptions,
          _conv_opts(VALID, 1, ACT.NONE, dilation=2))
-    # Symmetric spatial PAD folded into a VALID strided conv, as in the BlazePose graphs.
-    pad2 = g.tensor([1, 12, 14, 4])
-    g.op(OP.PAD, [x, g.const(np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))], [pad2])
-    c3 = g.tensor([1, 5, 6, 3])
+    # Spatial PAD read by a VALID strided conv (folded into it; BlazePose pads are symmetric).
+    pad2 = g.tensor([1, 13, 15, 4])
+    g.op(OP.PAD, [x, g.const(np.array([[0, 0], [1, 2], [2, 1], [0, 0]], np.int32))], [pad2])
+    c3 = g.tensor([1, 6, 7, 3])
     g.op(OP.CONV_2D, [pad2, g.const(rng.normal(size=(3, 3, 3, 4)).astype(np.float32)),
                       g.const(rng.normal(size=3).astype(np.float32))], [c3], OPT.Conv2DOptions,
          _conv_opts(VALID, 2, ACT.NONE))
+    # The same padded tensor read by a non-conv op too (the padding must then be materialised).
+    p2 = g.tensor([1, 6, 7, 4])
+
+    def pool2_opts(b):
+        tflite.Pool2DOptionsStart(b)
+        tflite.Pool2DOptionsAddPadding(b, VALID)
+        tflite.Pool2DOptionsAddStrideH(b, 2)
+        tflite.Pool2DOptionsAddStrideW(b, 2)
+        tflite.Pool2DOptionsAddFilterHeight(b, 2)
+        tflite.Pool2DOptionsAddFilterWidth(b, 2)
+        return tflite.Pool2DOptionsEnd(b)
+    g.op(OP.MAX_POOL_2D, [pad2], [p2], OPT.Pool2DOptions, pool2_opts)
     sig = g.tensor([1, 9, 9, 5])
     g.op(OP.LOGISTIC, [c2], [sig])
     flat = g.tensor([1, 405])
     g.op(OP.RESHAPE, [c2, g.const(np.array([1, 405], np.int32))], [flat])
-    path = g.write(tmp_path / "ops.tflite", [x], [sig, flat, c3, s1, s2])
+    path = g.write(tmp_path / "ops.tflite", [x], [sig, flat, c3, s1, s2, p2])
     _compare(path, rng.normal(size=(3, 10, 12, 4)).astype(np.float32))
 
 

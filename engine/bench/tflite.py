@@ -1,5 +1,7 @@
 """BlazePose graphs: frames per second of the torch port (CPU, batch 1 and 8) and of LiteRT (2 threads).
 
+Also batch 1 with one thread for both runtimes (the comparison that survives a busy machine).
+
 Inputs are real frames of pose2sim-single/cam01.mp4: letterboxed to 224x224 for the detector, a square
 crop around the person resized to 256x256 for the landmark model. Each figure is the best of 3 passes
 over the same 48 frames (the machine may be shared; the best pass is the least disturbed one).
@@ -91,13 +93,24 @@ def run() -> list[dict]:
                         "note": f"torch {torch.__version__} CPU, {THREADS} threads, batch {batch}, {what}, "
                                 f"fused oneDNN={module.fused}",
                     })
-            if outputs is None:
-                ref = LiteRTModel(path, num_threads=THREADS)
-                fps = _fps(ref, x, 1)
+                # One thread as well: on a busy machine two OpenMP threads lose most of their time waiting
+                # for each other, one thread is the steadier comparison.
+                torch.set_num_threads(1)
+                fps = _fps(module, xt, 1)
+                torch.set_num_threads(THREADS)
                 results.append({
-                    "name": f"tflite.{label}.litert_cpu", "value": round(fps, 1), "unit": "frames/s",
-                    "note": f"ai-edge-litert (XNNPACK), {THREADS} threads, one frame per call",
+                    "name": f"tflite.{label}.torch_cpu_b1_1thread", "value": round(fps, 1), "unit": "frames/s",
+                    "note": f"torch {torch.__version__} CPU, 1 thread, batch 1, {what}",
                 })
+            if outputs is None:
+                for threads in (THREADS, 1):
+                    ref = LiteRTModel(path, num_threads=threads)
+                    fps = _fps(ref, x, 1)
+                    suffix = "" if threads == THREADS else "_1thread"
+                    results.append({
+                        "name": f"tflite.{label}.litert_cpu{suffix}", "value": round(fps, 1), "unit": "frames/s",
+                        "note": f"ai-edge-litert (XNNPACK), {threads} thread(s), one frame per call",
+                    })
     finally:
         torch.set_num_threads(saved_threads)
     return results

@@ -114,20 +114,21 @@ def detector_windows(width: int, height: int, size: int = DETECTOR_SIZE) -> list
     return views
 
 
-def detector_input(frame_rgb: np.ndarray, lb: Letterbox) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (224, 224, 3) float32 in [-1, 1]: the window resized, letterboxed in black."""
+def detector_input(frame_bgr: np.ndarray, lb: Letterbox) -> np.ndarray:
+    """(H, W, 3) uint8 BGR (as decoded) -> (224, 224, 3) float32 RGB in [-1, 1]: the window resized,
+    letterboxed in black. Colour order is swapped after resizing: far fewer pixels than the frame."""
     import cv2
 
     if lb.window is not None:
         x0, y0, x1, y1 = lb.window
-        small = cv2.resize(frame_rgb[y0:y1, x0:x1], (DETECTOR_SIZE, DETECTOR_SIZE), interpolation=cv2.INTER_AREA)
-        return small.astype(np.float32) * (2.0 / 255.0) - 1.0
-    h, w = frame_rgb.shape[:2]
+        small = cv2.resize(frame_bgr[y0:y1, x0:x1], (DETECTOR_SIZE, DETECTOR_SIZE), interpolation=cv2.INTER_AREA)
+        return small[..., ::-1].astype(np.float32) * (2.0 / 255.0) - 1.0
+    h, w = frame_bgr.shape[:2]
     nw, nh = max(1, round(w * lb.scale)), max(1, round(h * lb.scale))
-    small = cv2.resize(frame_rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(frame_bgr, (nw, nh), interpolation=cv2.INTER_AREA)
     out = np.zeros((DETECTOR_SIZE, DETECTOR_SIZE, 3), np.uint8)
-    x0, y0 = int(round(lb.pad_x)), int(round(lb.pad_y))
-    out[y0 : y0 + nh, x0 : x0 + nw] = small[: DETECTOR_SIZE - y0, : DETECTOR_SIZE - x0]
+    x0, y0 = round(lb.pad_x), round(lb.pad_y)
+    out[y0 : y0 + nh, x0 : x0 + nw] = small[: DETECTOR_SIZE - y0, : DETECTOR_SIZE - x0, ::-1]
     return out.astype(np.float32) * (2.0 / 255.0) - 1.0
 
 
@@ -225,16 +226,16 @@ def roi_matrix(roi: Roi, size: int = LANDMARK_SIZE) -> np.ndarray:
     return np.hstack([a, t[:, None]])
 
 
-def landmark_input(frame_rgb: np.ndarray, roi: Roi) -> np.ndarray:
-    """Crop the rotated ROI: (256, 256, 3) float32 in [0, 1]."""
+def landmark_input(frame_bgr: np.ndarray, roi: Roi) -> np.ndarray:
+    """Crop the rotated ROI from a BGR frame: (256, 256, 3) float32 RGB in [0, 1]."""
     import cv2
 
     m = roi_matrix(roi)
     crop = cv2.warpAffine(
-        frame_rgb, m, (LANDMARK_SIZE, LANDMARK_SIZE),
+        frame_bgr, m, (LANDMARK_SIZE, LANDMARK_SIZE),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
     )
-    return crop.astype(np.float32) * (1.0 / 255.0)
+    return crop[..., ::-1].astype(np.float32) * (1.0 / 255.0)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -77,12 +77,6 @@ def _threaded(it: Iterator, depth: int = 6) -> Iterator:
         th.join(timeout=5)
 
 
-def _bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-
-
 def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
                 progress: Callable[[str, int, int], None] | None = None,
                 warn: Callable[[str], None] | None = None) -> list[Track]:
@@ -94,8 +88,7 @@ def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
         for i, frame in iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0,
                                     on_warning=None):
             if frame is not None:
-                rgb = _bgr_to_rgb(frame)
-                yield i, np.stack([bp.detector_input(rgb, lb) for lb in views])
+                yield i, np.stack([bp.detector_input(frame, lb) for lb in views])
 
     sightings: list[tuple[int, list[bp.Detection]]] = []
     batch_idx: list[int] = []
@@ -158,23 +151,22 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
         if frame is None:
             roi = None  # undecodable frame: invalid, and re-anchor on the next good one
         elif track.alive_at(i, max_gap):
-            rgb = _bgr_to_rgb(frame)
             det = track.detection_at(i)
             if roi is None or det is not None:
-                anchor = det if det is not None else _find_on_track(nets, rgb, views, track, info.fps, i)
+                anchor = det if det is not None else _find_on_track(nets, frame, views, track, info.fps, i)
                 if roi is None and anchor is not None:
                     roi = bp.roi_from_detection(anchor)
             if roi is not None:
-                points = _landmarks(nets, rgb, roi)
+                points = _landmarks(nets, frame, roi)
                 if points is not None and det is not None and not _same_person(points, det):
-                    points = _landmarks(nets, rgb, bp.roi_from_detection(det))  # drifted: re-anchor
+                    points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor
                 if points is not None and (_stolen(points, det, tracks, track, i)
                                            or _jumped(points, det, last, i, info.fps)):
                     points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
                 elif points is None and det is None:
-                    anchor = _find_on_track(nets, rgb, views, track, info.fps, i)  # lost: look again at once
+                    anchor = _find_on_track(nets, frame, views, track, info.fps, i)  # lost: look again at once
                     if anchor is not None:
-                        points = _landmarks(nets, rgb, bp.roi_from_detection(anchor))
+                        points = _landmarks(nets, frame, bp.roi_from_detection(anchor))
             roi = bp.roi_from_landmarks(points) if points is not None else None
         else:
             roi = None
@@ -194,9 +186,9 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     return Capture2D(joints2d, valid, presence, start, tracks, index)
 
 
-def _landmarks(nets: PoseNets, rgb: np.ndarray, roi: bp.Roi) -> np.ndarray | None:
+def _landmarks(nets: PoseNets, frame: np.ndarray, roi: bp.Roi) -> np.ndarray | None:
     """Landmarks in image pixels (39, 5), or None when the graph says nobody is in the crop."""
-    raw, flag = nets.landmarks(bp.landmark_input(rgb, roi)[None])
+    raw, flag = nets.landmarks(bp.landmark_input(frame, roi)[None])
     if flag[0] < bp.PRESENCE_THRESHOLD:
         return None
     return bp.project_landmarks(raw[0], roi)
@@ -231,9 +223,9 @@ def _stolen(points: np.ndarray, det: bp.Detection | None, tracks: list[Track], o
     return False
 
 
-def _find_on_track(nets: PoseNets, rgb: np.ndarray, views: list[bp.Letterbox], track: Track, fps: float,
+def _find_on_track(nets: PoseNets, frame: np.ndarray, views: list[bp.Letterbox], track: Track, fps: float,
                    i: int) -> bp.Detection | None:
     """Run the detector on this frame and return the detection that continues the followed track."""
-    boxes, scores = nets.detect(np.stack([bp.detector_input(rgb, lb) for lb in views]))
+    boxes, scores = nets.detect(np.stack([bp.detector_input(frame, lb) for lb in views]))
     dets = bp.decode_detections(list(zip(boxes, scores)), views)
     return track.closest(dets, i, fps)

@@ -170,9 +170,9 @@ class _Builder:
         return len(self.tensor(i).shape)
 
     def materialize_pad(self, i: int) -> None:
-        src, (t, b, l, r) = self.pending_pad.pop(i)
+        src, (top, bottom, left, right) = self.pending_pad.pop(i)
         x, _ = self.get(src, "nchw")
-        self.set(i, self.call(F.pad, x, (l, r, t, b)), "nchw")
+        self.set(i, self.call(F.pad, x, (left, right, top, bottom)), "nchw")
 
     # -- ops -----------------------------------------------------------------------------------------------
     def op_conv(self, op, depthwise: bool) -> None:
