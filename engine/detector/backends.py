@@ -1,8 +1,9 @@
 """Where the two BlazePose graphs run: our torch interpreter (CPU or CUDA, batched) or LiteRT (CPU).
 
-`--device auto` takes CUDA when torch sees it. On CPU the LiteRT runtime is used when its wheel is
-installed, because it is the faster CPU path (see `python -m engine bench`); torch is the fallback and
-the only GPU path.
+`--device auto` takes CUDA when torch sees it. On the CPU, `auto` mixes the two where each is faster
+(`python -m engine bench`): the detector on LiteRT, whose kernels skip the detector's sparse weights,
+and the landmark graph on torch, pruned to the outputs used and run in batches. Without the LiteRT wheel
+torch runs both; torch is the only GPU path.
 """
 
 from __future__ import annotations
@@ -42,40 +43,48 @@ class PoseNets:
     def __init__(self, detector: Path, landmarks: Path, device: str = "auto", backend: str = "auto",
                  threads: int | None = None) -> None:
         self.device = resolve_device(device)
-        if backend == "auto":
-            backend = "litert" if self.device == "cpu" and _litert_available() else "torch"
+        if backend not in ("auto", "litert", "torch"):
+            raise BadInput(f"unknown backend {backend!r}: use auto, torch or litert")
         if backend == "litert" and self.device != "cpu":
             raise BadInput("the LiteRT backend runs on the CPU only; use --backend torch for CUDA")
-        if backend not in ("litert", "torch"):
-            raise BadInput(f"unknown backend {backend!r}: use auto, torch or litert")
-        self.backend = backend
+        if backend == "auto":
+            det_rt = "litert" if self.device == "cpu" and _litert_available() else "torch"
+            lm_rt = "torch"
+        else:
+            det_rt = lm_rt = backend
+        self.runtimes = {"detector": det_rt, "landmarks": lm_rt}
         import os
 
         threads = threads or min(4, os.cpu_count() or 1)
-        if backend == "litert":
-            from ..tflite_torch.litert_runner import LiteRTModel
-
-            self._det = LiteRTModel(detector, num_threads=threads)
-            self._lm = LiteRTModel(landmarks, num_threads=threads)
-        else:
+        if "torch" in (det_rt, lm_rt):
             import torch
-
-            from ..tflite_torch import build_module
 
             if self.device == "cpu":
                 torch.set_num_threads(threads)
-            dtype = torch.float16 if self.device == "cuda" else torch.float32
+            # float16 on CUDA moves landmarks by ~0.1 px on the 256 crop (measured on CPU emulation).
             self._torch = torch
-            self._dtype = dtype
-            self._det = build_module(detector, device=self.device, dtype=dtype)
-            self._lm = build_module(landmarks, device=self.device, dtype=dtype)
+            self._dtype = torch.float16 if self.device == "cuda" else torch.float32
+        self._det = self._load(detector, det_rt, threads, None)
+        # Only the landmarks and the pose flag are read: the segmentation and heatmap branches are pruned.
+        self._lm = self._load(landmarks, lm_rt, threads, (0, 1))
+
+    def _load(self, path: Path, runtime: str, threads: int, outputs):
+        if runtime == "litert":
+            from ..tflite_torch.litert_runner import LiteRTModel
+
+            return LiteRTModel(path, num_threads=threads)
+        from ..tflite_torch import build_module
+
+        return build_module(path, device=self.device, dtype=self._dtype, outputs=outputs)
 
     @property
     def name(self) -> str:
-        return f"{self.backend} on {self.device}"
+        r = self.runtimes
+        what = r["detector"] if r["detector"] == r["landmarks"] else f"detector {r['detector']}, landmarks {r['landmarks']}"
+        return f"{what} on {self.device}"
 
     def _run(self, model, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        if self.backend == "litert":
+        if not hasattr(model, "forward"):  # LiteRT
             return model(np.ascontiguousarray(x, dtype=np.float32))
         torch = self._torch
         with torch.inference_mode():

@@ -24,6 +24,9 @@ from .backends import PoseNets
 from .tracking import Track, build_tracks, rank_tracks
 
 SCANS_PER_SECOND = 8.0
+LANDMARK_BATCH = 4  # frames cropped with one speculative ROI and run as one batch
+ROI_TOLERANCE = 0.06  # a speculative ROI within 6% of the size (centre and size) and ...
+ROI_TURN_TOLERANCE = 0.1  # ... 0.1 rad of the exact one gives the same landmarks, near enough
 DETECT_BATCH = 8
 MAX_SPEED = 3.0  # body radii per second the hips may move between two good frames ...
 MAX_JUMP_WINDOW_S = 1.0  # ... checked when the last good frame is at most this old
@@ -146,52 +149,91 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     valid = np.zeros(total, bool)
     roi: bp.Roi | None = None
     last: tuple[int, np.ndarray, float] | None = None  # frame, hip centre, body radius of the last good pose
-    for i, frame in _threaded(iter_frames(info, start, end, on_warning=warn)):
-        points = None
-        if frame is None:
-            roi = None  # undecodable frame: invalid, and re-anchor on the next good one
-        elif track.alive_at(i, max_gap):
-            det = track.detection_at(i)
-            if roi is None or det is not None:
-                anchor = det if det is not None else _find_on_track(nets, frame, views, track, info.fps, i)
-                if roi is None and anchor is not None:
-                    roi = bp.roi_from_detection(anchor)
-            if roi is not None:
-                points = _landmarks(nets, frame, roi)
-                if points is not None and det is not None and not _same_person(points, det):
-                    points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor
-                if points is not None and (_stolen(points, det, tracks, track, i)
-                                           or _jumped(points, det, last, i, info.fps)):
-                    points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
-                elif points is None and det is None:
-                    anchor = _find_on_track(nets, frame, views, track, info.fps, i)  # lost: look again at once
-                    if anchor is not None:
-                        points = _landmarks(nets, frame, bp.roi_from_detection(anchor))
-            roi = bp.roi_from_landmarks(points) if points is not None else None
-        else:
-            roi = None
-        k = i - start
-        if points is not None:
-            last = (i, points[[23, 24], :2].mean(0), bp.roi_from_landmarks(points).size / bp.ROI_SCALE / 2)
-            joints2d[k, :, :2] = points[: bp.NUM_KEYPOINTS, :2]
-            joints2d[k, :, 2] = points[: bp.NUM_KEYPOINTS, 3]
-            presence[k] = points[: bp.NUM_KEYPOINTS, 4]
-            valid[k] = True
-        if on_frame is not None:
-            on_frame(i, frame, points)
-        if progress:
-            progress("landmarks", k + 1, total)
+    for chunk in _chunks(_threaded(iter_frames(info, start, end, on_warning=warn)), LANDMARK_BATCH):
+        # Speculation: every frame of the chunk is cropped with the ROI the last good frame gives, and the
+        # crops run as one batch. Walking the chunk in order, a frame keeps its speculative result only
+        # when that ROI is close to the one its predecessor's landmarks give; otherwise it runs again alone.
+        # Sequential tracking's results at batched speed while the person moves steadily.
+        guesses = {}
+        if roi is not None:
+            todo = [(i, f) for i, f in chunk if f is not None and track.alive_at(i, max_gap)]
+            if len(todo) > 1:
+                crops = np.stack([bp.landmark_input(f, roi) for _, f in todo])
+                raws, flags = nets.landmarks(crops)
+                guesses = {i: (roi, raws[n], flags[n]) for n, (i, _) in enumerate(todo)}
+        for i, frame in chunk:
+            guess = guesses.get(i)
+            points = None
+            if frame is None:
+                roi = None  # undecodable frame: invalid, and re-anchor on the next good one
+            elif track.alive_at(i, max_gap):
+                det = track.detection_at(i)
+                if roi is None or det is not None:
+                    anchor = det if det is not None else _find_on_track(nets, frame, views, track, info.fps, i)
+                    if roi is None and anchor is not None:
+                        roi = bp.roi_from_detection(anchor)
+                if roi is not None:
+                    points = _landmarks(nets, frame, roi, guess)
+                    if points is not None and det is not None and not _same_person(points, det):
+                        points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor
+                    if points is not None and (_stolen(points, det, tracks, track, i)
+                                               or _jumped(points, det, last, i, info.fps)):
+                        points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
+                    elif points is None and det is None:
+                        anchor = _find_on_track(nets, frame, views, track, info.fps, i)  # lost: look again
+                        if anchor is not None:
+                            points = _landmarks(nets, frame, bp.roi_from_detection(anchor))
+                roi = bp.roi_from_landmarks(points) if points is not None else None
+            else:
+                roi = None
+            k = i - start
+            if points is not None:
+                last = (i, points[[23, 24], :2].mean(0), roi.size / bp.ROI_SCALE / 2)
+                joints2d[k, :, :2] = points[: bp.NUM_KEYPOINTS, :2]
+                joints2d[k, :, 2] = points[: bp.NUM_KEYPOINTS, 3]
+                presence[k] = points[: bp.NUM_KEYPOINTS, 4]
+                valid[k] = True
+            if on_frame is not None:
+                on_frame(i, frame, points)
+            if progress:
+                progress("landmarks", k + 1, total)
     if not valid.any():
         raise BadInput("no person found in the video")
     return Capture2D(joints2d, valid, presence, start, tracks, index)
 
 
-def _landmarks(nets: PoseNets, frame: np.ndarray, roi: bp.Roi) -> np.ndarray | None:
-    """Landmarks in image pixels (39, 5), or None when the graph says nobody is in the crop."""
-    raw, flag = nets.landmarks(bp.landmark_input(frame, roi)[None])
-    if flag[0] < bp.PRESENCE_THRESHOLD:
+def _chunks(it, n: int):
+    chunk = []
+    for item in it:
+        chunk.append(item)
+        if len(chunk) == n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _close(a: bp.Roi, b: bp.Roi) -> bool:
+    """Whether two ROIs crop nearly the same pixels (then their landmark results are interchangeable)."""
+    turn = abs((a.rotation - b.rotation + np.pi) % (2 * np.pi) - np.pi)
+    return (np.hypot(a.cx - b.cx, a.cy - b.cy) <= ROI_TOLERANCE * b.size
+            and abs(a.size / b.size - 1.0) <= ROI_TOLERANCE and turn <= ROI_TURN_TOLERANCE)
+
+
+def _landmarks(nets: PoseNets, frame: np.ndarray, roi: bp.Roi,
+               guess: tuple[bp.Roi, np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
+    """Landmarks in image pixels (39, 5), or None when the graph says nobody is in the crop.
+
+    guess: (roi, raw, flag) already computed for this frame with a speculative ROI; used when close enough.
+    """
+    if guess is not None and _close(guess[0], roi):
+        roi, raw, flag = guess[0], guess[1], float(guess[2])
+    else:
+        raws, flags = nets.landmarks(bp.landmark_input(frame, roi)[None])
+        raw, flag = raws[0], float(flags[0])
+    if flag < bp.PRESENCE_THRESHOLD:
         return None
-    return bp.project_landmarks(raw[0], roi)
+    return bp.project_landmarks(raw, roi)
 
 
 def _same_person(points: np.ndarray, det: bp.Detection) -> bool:
