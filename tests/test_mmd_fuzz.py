@@ -60,7 +60,8 @@ def damaged(draw, files: list[bytes], count_offsets) -> bytes:
         out = bytearray(data)
         offsets = count_offsets(data)
         at = draw(st.one_of(st.sampled_from(offsets), st.integers(0, len(out) - 4)))
-        value = draw(st.sampled_from([0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, 0x10000, 1 << 24]) | st.integers(0, 2 ** 32 - 1))
+        huge = st.sampled_from([0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, 0x10000, 1 << 24])
+        value = draw(huge | st.integers(0, 2 ** 32 - 1))
         out[at:at + 4] = struct.pack("<I", value)
         if draw(st.booleans()):
             out = out[:draw(st.integers(at, len(out)))]

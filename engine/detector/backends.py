@@ -80,7 +80,10 @@ class PoseNets:
     @property
     def name(self) -> str:
         r = self.runtimes
-        what = r["detector"] if r["detector"] == r["landmarks"] else f"detector {r['detector']}, landmarks {r['landmarks']}"
+        if r["detector"] == r["landmarks"]:
+            what = r["detector"]
+        else:
+            what = f"detector {r['detector']}, landmarks {r['landmarks']}"
         return f"{what} on {self.device}"
 
     def _run(self, model, x: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -119,7 +119,7 @@ def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
     flush()
     if progress:
         progress("scan", total, total)
-    return rank_tracks(build_tracks(sightings, info.fps), info.height)
+    return rank_tracks(build_tracks(sightings, info.fps), info.width, info.height)
 
 
 def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None = None, person: int | None = None,

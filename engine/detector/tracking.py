@@ -16,13 +16,18 @@ from .blazepose import Detection
 LINK_DIST = 0.5  # a detection continues a track when its hip centre is this close (in body radii) ...
 LINK_DIST_PER_S = 0.2  # ... plus this much per second since the track was last seen
 MAX_GAP_S = 1.5  # a track unseen for longer ends (it may be merged back later)
-START_SCORE = 0.7  # weaker detections may continue a track but not start one
+EXTRAPOLATE_S = 0.3  # seconds a track's motion is followed past its last sighting
+START_SCORE = 0.7
+PASSER_EDGE = 0.2  # first and last sighting within this fraction of the width from a side ...
+PASSER_TRAVEL = 0.5  # ... and this much of the width travelled: a passer-by
+PASSER_WEIGHT = 0.25  # weaker detections may continue a track but not start one
 
 
 @dataclass
 class Track:
     frames: list[int] = field(default_factory=list)
     detections: list[Detection] = field(default_factory=list)
+    fps_hint: float = 30.0
 
     @property
     def first(self) -> int:
@@ -96,19 +101,28 @@ def build_tracks(sightings: list[tuple[int, list[Detection]]], fps: float) -> li
             active[ti].detections.append(dets[di])
         for di, d in enumerate(dets):
             if di not in used_d and d.score >= START_SCORE:
-                active.append(Track([frame], [d]))
+                active.append(Track([frame], [d], fps))
     return _merge_fragments(done + active, max_gap)
 
 
 def _extrapolate(t: Track, frame: int) -> tuple[np.ndarray, float]:
-    """The track's hip centre at `frame` from its last two sightings (constant velocity), and its radius."""
-    last = t.detections[-1]
+    """The track's hip centre at `frame` and its body radius.
+
+    Velocity is a least-squares fit over the last few sightings (one odd detection must not fling the
+    prediction across the frame) and is followed for at most EXTRAPOLATE_S past the last sighting.
+    """
+    recent = t.detections[-5:]
     # The median of recent radii: one odd detection (two people merged into one box) must not widen the gate.
-    radius = float(np.median([d.radius for d in t.detections[-5:]]))
-    if len(t.frames) < 2:
-        return last.keypoints[0], radius
-    v = (last.keypoints[0] - t.detections[-2].keypoints[0]) / (t.frames[-1] - t.frames[-2])
-    return last.keypoints[0] + v * (frame - t.frames[-1]), radius
+    radius = float(np.median([d.radius for d in recent]))
+    last = recent[-1].keypoints[0]
+    if len(recent) < 3:
+        return last, radius
+    f = np.asarray(t.frames[-5:], float)
+    hips = np.stack([d.keypoints[0] for d in recent])
+    fc = f - f.mean()
+    v = (fc[:, None] * (hips - hips.mean(0))).sum(0) / max(float((fc**2).sum()), 1e-9)
+    dt = min(frame - t.frames[-1], EXTRAPOLATE_S * t.fps_hint)
+    return last + v * dt, radius
 
 
 def _merge_fragments(tracks: list[Track], max_gap: int) -> list[Track]:
@@ -134,6 +148,19 @@ def _merge_fragments(tracks: list[Track], max_gap: int) -> list[Track]:
     return merged
 
 
-def rank_tracks(tracks: list[Track], image_height: float) -> list[Track]:
-    """Tracks ordered by prominence, most prominent first: person 0 is the one `--person auto` follows."""
-    return sorted(tracks, key=lambda t: -t.prominence(image_height))
+def is_passer_by(t: Track, width: float) -> bool:
+    """A track that comes in at one side of the frame and leaves at the other: someone walking through."""
+    xs = [d.keypoints[0][0] for d in t.detections]
+    near_edge = lambda x: x < PASSER_EDGE * width or x > (1 - PASSER_EDGE) * width  # noqa: E731
+    return near_edge(xs[0]) and near_edge(xs[-1]) and abs(xs[-1] - xs[0]) > PASSER_TRAVEL * width
+
+
+def rank_tracks(tracks: list[Track], image_width: float, image_height: float) -> list[Track]:
+    """Tracks ordered by prominence, most prominent first: person 0 is the one `--person auto` follows.
+
+    Someone crossing the frame from side to side counts for a quarter: the subject of a capture stays.
+    """
+    def score(t: Track) -> float:
+        return t.prominence(image_height) * (PASSER_WEIGHT if is_passer_by(t, image_width) else 1.0)
+
+    return sorted(tracks, key=lambda t: -score(t))
