@@ -1,4 +1,4 @@
-"""The canonical skeleton: one joint list, hierarchy and rest pose used by the lifter, the take and the retarget.
+"""The canonical skeleton: one joint list, hierarchy and rest pose for the lifter, the take and the retarget.
 
 Coordinate system `world_yup`: metres, right-handed, Y up; the rest pose is a T-pose facing +Z, so the
 character's left is +X. Rest rotations are identity: a joint's local quaternion is its rotation relative to
@@ -10,10 +10,10 @@ the head orientation and foot locking need:
 
 | # | joint | parent | what it is |
 |---|---|---|---|
-| 0 | Root | - | ground point under the pelvis at rest height; carries the trajectory (Hips - rest Hips offset) |
+| 0 | Root | - | ground point under the pelvis at rest height; carries the trajectory (Hips - rest offset) |
 | 1 | Hips | Root | pelvis centre |
-| 2-5 | Spine, Chest, Neck, Head | chain | lower spine, chest, base of the neck, top of the neck (skull base) |
-| 6-9 | Shoulder_L, UpperArm_L, LowerArm_L, Hand_L | Chest.. | clavicle root, shoulder (glenohumeral), elbow, wrist |
+| 2-5 | Spine, Chest, Neck, Head | chain | lower spine, chest, base of the neck, skull base |
+| 6-9 | Shoulder_L, UpperArm_L, LowerArm_L, Hand_L | Chest.. | clavicle root, shoulder joint, elbow, wrist |
 | 10-13 | Shoulder_R .. Hand_R | Chest.. | mirror |
 | 14-17 | UpperLeg_L, LowerLeg_L, Foot_L, Toes_L | Hips.. | hip joint, knee, ankle, ball of the foot |
 | 18 | ToeTip_L | Toes_L | tip of the foot (BlazePose `left_foot_index`), 2 cm above the sole |
@@ -95,7 +95,7 @@ MIRROR: np.ndarray = np.array([
 ], dtype=np.int64)
 
 # the four contact points: left heel, left toe, right heel, right toe
-CONTACT_JOINTS: np.ndarray = np.array([INDEX["Heel_L"], INDEX["ToeTip_L"], INDEX["Heel_R"], INDEX["ToeTip_R"]])
+CONTACT_JOINTS: np.ndarray = np.array([INDEX[n] for n in ("Heel_L", "ToeTip_L", "Heel_R", "ToeTip_R")])
 
 # mocap (Bandai Namco BVH) joint name -> canonical joint index
 MOCAP_NAMES: list[str] = ["joint_Root"] + JOINT_NAMES[1:18] + JOINT_NAMES[20:24]

@@ -1,4 +1,4 @@
-"""BVH reader and writer: channel orders, position channels on any joint, End Sites, errors with line numbers."""
+"""BVH reader and writer: channel orders, position channels on any joint, End Sites, errors with lines."""
 
 from __future__ import annotations
 

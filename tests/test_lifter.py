@@ -36,10 +36,12 @@ def lifter() -> Lifter:
 
 def test_synthesis(held) -> None:
     b = D.Synth(held, np.random.default_rng(0)).batch(8, 100, clean_fraction=0.5)
-    assert b.x.shape == (8, 100, D.FEATURES) and b.pose.shape == (8, 100, 26, 3) and b.root.shape == (8, 100, 3)
+    assert b.x.shape == (8, 100, D.FEATURES) and b.pose.shape == (8, 100, 26, 3)
+    assert b.root.shape == (8, 100, 3)
     assert np.isfinite(b.x).all() and np.all(b.root[..., 2] >= 1.49)  # always in front of the camera
     assert np.allclose(b.pose[:, :, 0], 0)
-    bones = np.linalg.norm(b.pose[:, :, sk.INDEX["Foot_L"] - 1] - b.pose[:, :, sk.INDEX["LowerLeg_L"] - 1], axis=-1)
+    shin = b.pose[:, :, sk.INDEX["Foot_L"] - 1] - b.pose[:, :, sk.INDEX["LowerLeg_L"] - 1]
+    bones = np.linalg.norm(shin, axis=-1)
     assert np.all((bones > 0.28) & (bones < 0.55))  # scaled shins stay human
     clean = np.all(b.kp2d[..., 2] == 1.0, axis=(1, 2))
     assert clean.any() and (~clean).any()
@@ -124,7 +126,8 @@ def _pixels(b: D.Batch, w: int = 1920, h: int = 1080) -> np.ndarray:
 def test_complete_take_and_bvh(held, tmp_path) -> None:
     clip = next(c for c in held if c.motion == "walk")
     T = 150
-    b = D.Synth([clip], np.random.default_rng(3)).view(clip.points[None, :T].astype(np.float64), np.array([True]))
+    pts = clip.points[None, :T].astype(np.float64)
+    b = D.Synth([clip], np.random.default_rng(3)).view(pts, np.array([True]))
     px = _pixels(b)
     valid = np.ones(T, bool)
     valid[70:80] = False
@@ -156,7 +159,8 @@ def test_complete_take_and_bvh(held, tmp_path) -> None:
 
 def test_complete_take_edge_cases(held) -> None:
     clip = held[0]
-    b = D.Synth([clip], np.random.default_rng(4)).view(clip.points[None, :5].astype(np.float64), np.array([True]))
+    pts = clip.points[None, :5].astype(np.float64)
+    b = D.Synth([clip], np.random.default_rng(4)).view(pts, np.array([True]))
     px = _pixels(b)
     one = complete_take(px[:1], np.ones(1, bool), (1920, 1080), 30.0)
     assert one["joints3d"].shape == (1, 27, 3) and one["contacts"].shape == (1, 4)

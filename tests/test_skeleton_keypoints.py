@@ -34,7 +34,8 @@ def test_skeleton_tables() -> None:
 
 
 def test_keypoint_tables() -> None:
-    assert len(KEYPOINT_NAMES) == 33 and KEYPOINT_NAMES[0] == "nose" and KEYPOINT_NAMES[32] == "right_foot_index"
+    assert len(KEYPOINT_NAMES) == 33
+    assert KEYPOINT_NAMES[0] == "nose" and KEYPOINT_NAMES[32] == "right_foot_index"
     assert np.array_equal(KEYPOINT_MIRROR[KEYPOINT_MIRROR], np.arange(33))
     assert KEYPOINT_NAMES[KEYPOINT_MIRROR[KI["left_heel"]]] == "right_heel"
     # a left keypoint hangs from a left joint
@@ -46,7 +47,8 @@ def test_keypoint_tables() -> None:
 @pytest.fixture(scope="module")
 def bodies() -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
-    for name in ("bandai-namco-1/dataset-1_walk_normal_001.bvh", "bandai-namco-1/dataset-1_dance-short_normal_001.bvh",
+    for name in ("bandai-namco-1/dataset-1_walk_normal_001.bvh",
+                 "bandai-namco-1/dataset-1_dance-short_normal_001.bvh",
                  "bandai-namco-2/dataset-2_raise-up-both-hands_active_001.bvh"):
         b = read_bvh(MOCAP / name)
         out.append(place_on_mocap(*b.world_transforms(), b.names))

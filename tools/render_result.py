@@ -2,8 +2,9 @@
 
     .venv-blender50/bin/python tools/render_result.py TAKE.npz VIDEO OUT.png [--frame N] [--width PX]
 
-Runs under a Blender venv (Workbench renders headless). The skeleton is drawn as a skinned stick figure
-built from the baked armature's bone positions at the chosen frame.
+Runs under a Blender venv; Cycles renders headless on the CPU. The skeleton is drawn as a skinned stick
+figure built from the baked armature's bone positions at the chosen frame; the video frame is shown
+unlit (emission) on a plane beside it.
 """
 
 from __future__ import annotations
@@ -96,13 +97,31 @@ def main(argv: list[str] | None = None) -> int:
     plane.location = (lo.x - plane.scale.x / 2 - 0.15, (lo.y + hi.y) / 2, (lo.z + hi.z) / 2)
     mat = bpy.data.materials.new("video")
     mat.use_nodes = True
-    tex = mat.node_tree.nodes.new("ShaderNodeTexImage")
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    tex = nodes.new("ShaderNodeTexImage")
     tex.image = img
     tex.image_user.frame_offset = int(take.get("first_frame", 0)) + t
     tex.image_user.frame_duration = 1
+    emit = nodes.new("ShaderNodeEmission")
+    out = nodes.new("ShaderNodeOutputMaterial")
+    links.new(tex.outputs["Color"], emit.inputs["Color"])
+    links.new(emit.outputs["Emission"], out.inputs["Surface"])
     plane.data.materials.append(mat)
-    fig.data.materials.append(bpy.data.materials.new("bones"))
-    fig.data.materials[0].diffuse_color = (0.95, 0.55, 0.15, 1.0)
+    bones = bpy.data.materials.new("bones")
+    bones.use_nodes = True
+    bsdf = bones.node_tree.nodes.get("Principled BSDF")
+    bsdf.inputs["Base Color"].default_value = (0.95, 0.55, 0.15, 1.0)
+    bsdf.inputs["Roughness"].default_value = 0.4
+    fig.data.materials.append(bones)
+    sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
+    sun.data.energy = 4.0
+    sun.rotation_euler = (0.9, 0.2, -0.6)
+    scene.collection.objects.link(sun)
+    if scene.world is None:
+        scene.world = bpy.data.worlds.new("World")
+    scene.world.use_nodes = True
+    scene.world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.05, 0.05, 0.06, 1.0)
 
     cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
     scene.collection.objects.link(cam)
@@ -113,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     cam.location = ((left + right) / 2, plane.location.y - 10.0, (lo.z + hi.z) / 2)
     cam.rotation_euler = (1.5708, 0.0, 0.0)
 
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.display.shading.light = "STUDIO"
-    scene.display.shading.color_type = "TEXTURE"
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = 32
+    scene.cycles.use_denoising = False
     scene.render.resolution_x = args.width
     aspect = height * 1.2 / (right - left) if right > left else 1.0
     scene.render.resolution_y = max(args.width // 3, min(int(args.width * aspect), args.width))

@@ -5,6 +5,7 @@ Two passes over the decoded stream, each with flat memory:
 2. landmarks: every frame, the landmark graph on a rotated crop around the chosen person. The crop comes
    from the previous frame's landmarks (as MediaPipe tracks); the chosen track's detections re-anchor it
    when the landmarks drift onto someone else, and the detector runs again when the person is lost.
+   Frames are cropped in small batches with a speculative ROI and kept only where it matches the exact one.
 Decoding runs in a thread beside the networks (OpenCV and the runtimes release the GIL).
 """
 
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,6 +44,13 @@ class Capture2D:
     person: int
 
 
+@dataclass
+class _Failure:
+    """An exception raised in the decoding thread, handed to the consumer to raise."""
+
+    exc: BaseException
+
+
 def _threaded(it: Iterator, depth: int = 6) -> Iterator:
     """Run an iterator in a thread with a bounded queue: decoding overlaps inference, memory stays flat."""
     q: queue.Queue = queue.Queue(maxsize=depth)
@@ -61,7 +69,7 @@ def _threaded(it: Iterator, depth: int = 6) -> Iterator:
                 if stop.is_set():
                     return
         except BaseException as exc:  # handed to the consumer
-            q.put(("__error__", exc))
+            q.put(_Failure(exc))
             return
         q.put(sentinel)
 
@@ -72,8 +80,8 @@ def _threaded(it: Iterator, depth: int = 6) -> Iterator:
             item = q.get()
             if item is sentinel:
                 return
-            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and item[0] == "__error__":
-                raise item[1]
+            if isinstance(item, _Failure):
+                raise item.exc
             yield item
     finally:
         stop.set()

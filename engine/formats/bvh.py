@@ -151,7 +151,8 @@ def _parse_floats(tokens: list[str], lineno: int, what: str) -> list[float]:
     try:
         return [float(t) for t in tokens]
     except ValueError:
-        raise FormatError(f"BVH line {lineno}: expected numbers in {what}, got {' '.join(tokens)!r}") from None
+        got = " ".join(tokens)
+        raise FormatError(f"BVH line {lineno}: expected numbers in {what}, got {got!r}") from None
 
 
 def parse_bvh(text: str, source: str = "BVH") -> Bvh:
@@ -232,7 +233,8 @@ def parse_bvh(text: str, source: str = "BVH") -> Bvh:
             if len(chans) != count:
                 raise FormatError(f"{source} line {ln}: CHANNELS says {count} but lists {len(chans)}")
             for ch in chans:
-                if len(ch) != 9 or ch[0].lower() not in _AXES or ch[1:].lower() not in ("position", "rotation"):
+                kind = ch[1:].lower()
+                if len(ch) != 9 or ch[0].lower() not in _AXES or kind not in ("position", "rotation"):
                     raise FormatError(f"{source} line {ln}: unknown channel {ch!r}")
             rot_axes = [c[0].lower() for c in chans if c[1:].lower() == "rotation"]
             if len(rot_axes) not in (0, 3) or len(set(rot_axes)) != len(rot_axes):
@@ -284,7 +286,7 @@ def parse_bvh(text: str, source: str = "BVH") -> Bvh:
 
 
 def read_bvh(path: str | os.PathLike) -> Bvh:
-    """Read a BVH file. Raises FormatError (with the line) if it is malformed, BadInput if it cannot be read."""
+    """Read a BVH file. FormatError (with the line) if it is malformed, BadInput if it cannot be read."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             text = fh.read()

@@ -108,7 +108,8 @@ POINT_PARENTS = np.concatenate([sk.PARENTS, kp.KEYPOINT_ATTACH])
 POINT_MIRROR = np.concatenate([sk.MIRROR, kp.KEYPOINT_MIRROR + sk.J])
 # bone groups scaled together: 0 spine/neck, 1 head, 2 upper arms, 3 forearms+hands, 4 thighs, 5 shins, 6 feet
 _GROUP = {"Spine": 0, "Chest": 0, "Neck": 0, "Head": 1, "Nose": 1, "Shoulder": 0, "UpperArm": 2,
-          "LowerArm": 2, "Hand": 3, "UpperLeg": 0, "LowerLeg": 4, "Foot": 5, "Toes": 6, "ToeTip": 6, "Heel": 6}
+          "LowerArm": 2, "Hand": 3, "UpperLeg": 0, "LowerLeg": 4, "Foot": 5, "Toes": 6, "ToeTip": 6,
+          "Heel": 6}
 POINT_GROUP = np.array([_GROUP.get(n.split("_")[0], 0) for n in sk.JOINT_NAMES]
                        + [1] * 11 + [0] * 2 + [2] * 2 + [3] * 8 + [0] * 2 + [4, 4, 5, 5, 6, 6, 6, 6])
 # keypoint sets swapped by a detector's left/right confusion: legs and arms
@@ -116,8 +117,8 @@ _SWAP_LEGS = [(kp.KEYPOINT_NAMES.index(f"left_{n}"), kp.KEYPOINT_NAMES.index(f"r
               for n in ("knee", "ankle", "heel", "foot_index")]
 _SWAP_ARMS = [(kp.KEYPOINT_NAMES.index(f"left_{n}"), kp.KEYPOINT_NAMES.index(f"right_{n}"))
               for n in ("elbow", "wrist", "pinky", "index", "thumb")]
-_EXTREMITY = np.array([i for i, n in enumerate(kp.KEYPOINT_NAMES)
-                       if any(w in n for w in ("pinky", "index", "thumb", "wrist", "heel", "eye", "ear", "mouth"))])
+_SMALL_PARTS = ("pinky", "index", "thumb", "wrist", "heel", "eye", "ear", "mouth")
+_EXTREMITY = np.array([i for i, n in enumerate(kp.KEYPOINT_NAMES) if any(w in n for w in _SMALL_PARTS)])
 
 
 def look_at(cam: np.ndarray, target: np.ndarray, roll: np.ndarray) -> np.ndarray:
@@ -236,7 +237,9 @@ class Synth:
         return root + overall[:, None, None, None] * (new - root)
 
     def cameras(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Random cameras for windows pts (B, T, 60, 3): rotation (B, 3, 3), centre (B, 3), focal scale (B,)."""
+        """Random cameras for windows pts (B, T, 60, 3).
+
+        Returns rotation (B, 3, 3), centre (B, 3), focal length over the nominal one (B,)."""
         rng = self.rng
         B = pts.shape[0]
         hips = pts[:, :, sk.INDEX["Hips"]]
@@ -290,7 +293,8 @@ class Synth:
         # dropped points: low confidence, position far off
         p_drop = rng.uniform(0, 0.06, B)[:, None, None]
         drop = rng.random((B, T, NK)) < p_drop
-        out[drop] += rng.normal(0, 1, (drop.sum(), 2)) * np.repeat(sigma.reshape(B), drop.sum((1, 2)))[:, None] * 8
+        far = np.repeat(sigma.reshape(B), drop.sum((1, 2)))[:, None] * 8
+        out[drop] += rng.normal(0, 1, (drop.sum(), 2)) * far
         conf[drop] = rng.uniform(0, 0.3, drop.sum())
         # whole frames missed (the person not found): gaps of 1-15 frames
         valid = np.ones((B, T), dtype=bool)

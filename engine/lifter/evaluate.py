@@ -76,7 +76,8 @@ def evaluate(lifters: dict, clips: list, cameras: int = 2, seed: int = 0) -> dic
                     pose = pose[:, 1:]
                     vals = {"mpjpe": mpjpe(pose, gt_pose), "pa_mpjpe": pa_mpjpe(pose, gt_pose),
                             "n_mpjpe": n_mpjpe(pose, gt_pose),
-                            "root": np.linalg.norm(root - gt_root, axis=-1), "accel": accel_error(pose, gt_pose)}
+                            "root": np.linalg.norm(root - gt_root, axis=-1),
+                            "accel": accel_error(pose, gt_pose)}
                     for k, v in vals.items():
                         sums[name][cond][k] += float(v.sum()) * 1000.0
                         if name == next(iter(lifters)):
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(res))
     if args.json:
         with atomic_write(args.json, "w") as fh:
-            json.dump({"clips": len(held), "frames": frames, "cameras": args.cameras, "results": res}, fh, indent=1)
+            json.dump({"clips": len(held), "frames": frames, "cameras": args.cameras, "results": res}, fh,
+                      indent=1)
     return 0
 
 

@@ -39,7 +39,8 @@ class Lifter:
         except (OSError, SafetensorError) as exc:
             raise ModelError(f"cannot read lifter weights {path}: {exc}") from None
         if meta.get("features") != D.FEATURES or meta.get("keypoints") != "blazepose33":
-            raise ModelError(f"lifter weights {path} were made for other inputs ({meta.get('features')} features)")
+            raise ModelError(f"lifter weights {path} were made for other inputs "
+                             f"({meta.get('features')} features)")
         self.meta = meta
         self.model = TemporalLifter(tuple(meta["widths"]), channels=int(meta["channels"]))
         missing, unexpected = self.model.load_state_dict(state, strict=False)

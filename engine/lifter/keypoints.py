@@ -78,7 +78,8 @@ def _at(rot: np.ndarray, pos: np.ndarray, local: np.ndarray) -> np.ndarray:
     return pos + rot @ np.asarray(local, dtype=np.float64)
 
 
-def place_on_mocap(world_rot: np.ndarray, world_pos: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def place_on_mocap(world_rot: np.ndarray, world_pos: np.ndarray,
+                   names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Canonical joints and BlazePose keypoints of a Bandai Namco mocap body.
 
     world_rot: (T, M, 3, 3), world_pos: (T, M, 3) cm, from `Bvh.world_transforms()`; names: the M joint names.
@@ -122,5 +123,6 @@ def place_on_mocap(world_rot: np.ndarray, world_pos: np.ndarray, names: list[str
     centre = 0.5 * (p("UpperLeg_L") + p("UpperLeg_R"))
     pelvis_up = r("Hips")[:, :, 0]  # Hips local +X is up the spine
     for side, word in (("L", "left"), ("R", "right")):
-        kp[:, KEYPOINT_NAMES.index(f"{word}_hip")] = centre + 1.2 * (p("UpperLeg_" + side) - centre) + 3.0 * pelvis_up
+        hip = centre + 1.2 * (p("UpperLeg_" + side) - centre) + 3.0 * pelvis_up
+        kp[:, KEYPOINT_NAMES.index(f"{word}_hip")] = hip
     return joints, kp * 0.01

@@ -45,7 +45,7 @@ class TemporalLifter(nn.Module):
         nn.init.zeros_(self.traj_head.bias)
 
     @torch.no_grad()
-    def fuse_batchnorm(self) -> "TemporalLifter":
+    def fuse_batchnorm(self) -> TemporalLifter:
         """Fold every batch norm into the convolution before it (inference only; call after eval())."""
         def fold(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> None:
             scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)

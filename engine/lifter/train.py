@@ -1,4 +1,4 @@
-"""`python -m engine lifter train`: train the temporal lifter (or the single-frame baseline) on the shared mocap.
+"""`python -m engine lifter train`: train the temporal lifter (or the single-frame baseline) on mocap.
 
 Time-budgeted: the learning rate follows a cosine over `--minutes`; a checkpoint (model, optimiser, step,
 elapsed time) and the exported safetensors weights are written every `--save-every` minutes and at the end,

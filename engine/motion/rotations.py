@@ -1,4 +1,4 @@
-"""Joint rotations of the canonical skeleton: quaternion helpers, forward kinematics and the solve from positions.
+"""Joint rotations of the canonical skeleton: quaternions, forward kinematics, the solve from positions.
 
 Quaternions are (w, x, y, z), local to the parent, relative to the canonical T-pose (`engine.skeleton`).
 
@@ -18,8 +18,8 @@ twist about the bone:
   axis is undefined and the parent's frame is used instead (no twist), blended smoothly.
 - UpperLeg and LowerLeg: both take their twist from the knee's hinge axis (thigh x shin) when the knee is
   bent, and from the foot's heading (Heel -> ToeTip, crossed with the bone) when it is straight, blended
-  smoothly; the hinge axis is turned to agree with the parent's lateral axis, so a knee bent slightly the wrong way
-  does not flip the leg. The knee stays a hinge and the shin never spins.
+  smoothly; the hinge axis is turned to agree with the parent's lateral axis, so a knee bent slightly the
+  wrong way does not flip the leg. The knee stays a hinge and the shin never spins.
 - Foot: primary to Toes, secondary to Heel (rigid triangle: gives the foot's roll too). Toes: primary to
   ToeTip, secondary the foot's lateral axis.
 - Root: identity (the trajectory is its position); Hand, ToeTip, Heel, Nose: identity (no child measured).
@@ -51,7 +51,8 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.float64)
     tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
     cand = np.stack([
-        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
+        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
+                  m[..., 1, 0] - m[..., 0, 1]], -1),
         np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + 2 * m[..., 0, 0] - tr, m[..., 0, 1] + m[..., 1, 0],
                   m[..., 0, 2] + m[..., 2, 0]], -1),
         np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 + 2 * m[..., 1, 1] - tr,
@@ -59,7 +60,8 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
         np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
                   1 + 2 * m[..., 2, 2] - tr], -1),
     ], axis=-2)  # (..., 4, 4): row k is 4*q*q_k, best conditioned where q_k is largest
-    diag = np.stack([1 + tr, 1 + 2 * m[..., 0, 0] - tr, 1 + 2 * m[..., 1, 1] - tr, 1 + 2 * m[..., 2, 2] - tr], -1)
+    diag = np.stack([1 + tr, 1 + 2 * m[..., 0, 0] - tr, 1 + 2 * m[..., 1, 1] - tr,
+                     1 + 2 * m[..., 2, 2] - tr], -1)
     best = np.argmax(diag, axis=-1)
     q = np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
     q /= np.linalg.norm(q, axis=-1, keepdims=True)
@@ -101,14 +103,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _frame(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Orthonormal frame (columns a, b', a x b') from a primary a and a secondary b. (..., 3) -> (..., 3, 3)."""
+    """Orthonormal frame (columns a, b', a x b') from primary a and secondary b: (..., 3) -> (..., 3, 3)."""
     a = _unit(a)
     b = _unit(b - np.sum(a * b, -1, keepdims=True) * a)
     return np.stack([a, b, np.cross(a, b)], axis=-1)
 
 
 def _blend_secondary(b: np.ndarray, strength: np.ndarray, fallback: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Use secondary b where it is well defined (strength ~ sin of the angle that defines it), else fallback."""
+    """Secondary b where it is well defined (strength ~ sin of the angle that defines it), else fallback."""
     s = np.clip((strength - 0.05) / 0.2, 0.0, 1.0)[..., None]
     a = _unit(a)
     bp = _unit(b - np.sum(a * b, -1, keepdims=True) * a)
@@ -120,7 +122,8 @@ I = sk.INDEX
 _FWD = np.array([0.0, 0.0, 1.0])
 
 
-def solve_rotations(joints: np.ndarray, rest_offsets: np.ndarray = sk.REST_OFFSETS) -> tuple[np.ndarray, np.ndarray]:
+def solve_rotations(joints: np.ndarray,
+                    rest_offsets: np.ndarray = sk.REST_OFFSETS) -> tuple[np.ndarray, np.ndarray]:
     """Local rotations of the canonical skeleton that reproduce measured joint positions.
 
     joints: (T, 27, 3) world_yup metres (canonical joint order); rest_offsets: (27, 3).
@@ -158,8 +161,8 @@ def solve_rotations(joints: np.ndarray, rest_offsets: np.ndarray = sk.REST_OFFSE
         up = d("UpperArm_" + s, "LowerArm_" + s, P)
         fo = d("LowerArm_" + s, "Hand_" + s, P)
         hinge = np.cross(up, fo)
-        sin = np.linalg.norm(hinge, axis=-1) / np.maximum(np.linalg.norm(up, axis=-1) * np.linalg.norm(fo, axis=-1),
-                                                          1e-12)
+        lengths = np.linalg.norm(up, axis=-1) * np.linalg.norm(fo, axis=-1)
+        sin = np.linalg.norm(hinge, axis=-1) / np.maximum(lengths, 1e-12)
         up0 = d("UpperArm_" + s, "LowerArm_" + s, rest_pos)
         hinge0 = np.cross(up0, _FWD)  # rest elbow bends the forearm forward
         parent_hinge = world[:, I["Shoulder_" + s]] @ hinge0
@@ -177,7 +180,8 @@ def solve_rotations(joints: np.ndarray, rest_offsets: np.ndarray = sk.REST_OFFSE
         sin_knee = np.linalg.norm(knee, axis=-1) / np.maximum(
             np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shin, axis=-1), 1e-12)
         lateral0 = np.array([1.0, 0.0, 0.0])
-        for j, c, a, parent in (("UpperLeg_", "LowerLeg_", thigh, "Hips"), ("LowerLeg_", "Foot_", shin, "UpperLeg_" + s)):
+        for j, c, a, parent in (("UpperLeg_", "LowerLeg_", thigh, "Hips"),
+                                ("LowerLeg_", "Foot_", shin, "UpperLeg_" + s)):
             a0 = d(j + s, c + s, rest_pos)
             b0 = np.cross(heading0, a0)
             side = np.cross(heading, a)

@@ -12,8 +12,9 @@
 3. Camera space (x right, y down, z forward) becomes world_yup by a half turn about X, then the camera's
    pitch is removed by turning about X until the mean torso direction (Hips -> Neck) is vertical (camera
    roll is assumed small); when the feet travel in depth (at least ~0.2 m spread) the lowest foot point of
-   each frame is fitted by a line, height over depth, and the pitch corrected until that line is level. The floor (y = 0) is put 2.2 cm below the 5th percentile of the lowest heel/toe
-   point, and the first valid frame's Root is moved to x = z = 0. The person faces +Z when facing the camera.
+   each frame is fitted by a line, height over depth, and the pitch corrected until that line is level.
+   The floor (y = 0) is put 2.2 cm below the 5th percentile of the lowest heel/toe point, and the first
+   valid frame's Root is moved to x = z = 0. The person faces +Z when facing the camera.
 4. The subject's bone lengths are the median predicted lengths; `rest_offsets` are the canonical directions
    with those lengths. Rotations are solved (`rotations.solve_rotations`) and `joints3d` is the forward
    kinematics of the solution, so joints3d, rotations and rest_offsets agree exactly.
