@@ -29,6 +29,7 @@ LANDMARK_BATCH = 4  # frames cropped with one speculative ROI and run as one bat
 ROI_TOLERANCE = 0.06  # a speculative ROI within 6% of the size (centre and size) and ...
 ROI_TURN_TOLERANCE = 0.1  # ... 0.1 rad of the exact one gives the same landmarks, near enough
 DETECT_BATCH = 8
+TILE_EVERY = 3  # scanned frames between two looks through the tiles
 MAX_SPEED = 3.0  # body radii per second the hips may move between two good frames ...
 MAX_JUMP_WINDOW_S = 1.0  # ... checked when the last good frame is at most this old
 SAME_PERSON_DIST = 0.5  # landmark hips this far from the track's detection (in body radii): someone else
@@ -91,35 +92,44 @@ def _threaded(it: Iterator, depth: int = 6) -> Iterator:
 def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
                 progress: Callable[[str, int, int], None] | None = None,
                 warn: Callable[[str], None] | None = None) -> list[Track]:
-    """Pass 1: detector on every k-th frame, tracks ranked by prominence."""
-    step = max(1, int(round(info.fps / SCANS_PER_SECOND)))
-    views = bp.detector_windows(info.width, info.height)
+    """Pass 1: detector on every k-th frame, tracks ranked by prominence.
+
+    The whole frame is looked at on every scanned frame, the tiles that find small people (see
+    `blazepose.detector_windows`) on every TILE_EVERY-th; once the tiles find someone the whole frame
+    missed, people are small in this video and the tiles are used on every scanned frame from then on.
+    """
+    step = max(1, round(info.fps / SCANS_PER_SECOND))
+    all_views = bp.detector_windows(info.width, info.height)
+    tiles_needed = threading.Event()
 
     def frames():
         for i, frame in iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0,
                                     on_warning=None):
             if frame is not None:
-                yield i, np.stack([bp.detector_input(frame, lb) for lb in views])
+                tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
+                views = all_views if tiles else all_views[:1]
+                yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views])
 
     sightings: list[tuple[int, list[bp.Detection]]] = []
-    batch_idx: list[int] = []
-    batch: list[np.ndarray] = []
+    batch: list[tuple[int, list[bp.Letterbox], np.ndarray]] = []
     total = end - start
 
     def flush():
         if not batch:
             return
-        nv = len(views)
-        boxes, scores = nets.detect(np.concatenate(batch))
-        for j, i in enumerate(batch_idx):
-            raw = [(boxes[j * nv + v], scores[j * nv + v]) for v in range(nv)]
-            sightings.append((i, bp.decode_detections(raw, views)))
+        boxes, scores = nets.detect(np.concatenate([x for _, _, x in batch]))
+        k = 0
+        for i, views, _ in batch:
+            raw = [(boxes[k + v], scores[k + v]) for v in range(len(views))]
+            found = bp.decode_detections(raw, views)
+            if len(views) > 1 and len(found) > len(bp.decode_detections(raw[:1], views[:1])):
+                tiles_needed.set()
+            sightings.append((i, found))
+            k += len(views)
         batch.clear()
-        batch_idx.clear()
 
-    for i, x in _threaded(frames()):
-        batch_idx.append(i)
-        batch.append(x)
+    for i, views, x in _threaded(frames()):
+        batch.append((i, views, x))
         if len(batch) == DETECT_BATCH:
             flush()
             if progress:

@@ -39,13 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "for tcn, baseline.safetensors for single")
     ap.add_argument("--checkpoint", default=None, help="checkpoint file (default: out/lifter/ARCH.ckpt)")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoint if it exists")
-    ap.add_argument("--minutes", type=float, default=50.0, help="training time budget (default %(default)s)")
+    ap.add_argument("--minutes", type=float, default=86.0, help="training time budget (default %(default)s)")
     ap.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoints")
-    ap.add_argument("--channels", type=int, default=256)
-    ap.add_argument("--batch", type=int, default=64, help="windows per step")
-    ap.add_argument("--chunk", type=int, default=32, help="output frames per window")
+    ap.add_argument("--channels", type=int, default=None,
+                    help="hidden width (default: 128 for tcn, 256 for single, as the committed weights)")
+    ap.add_argument("--batch", type=int, default=16, help="windows per step (default %(default)s)")
+    ap.add_argument("--chunk", type=int, default=128,
+                    help="supervised frames per window (default %(default)s)")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default %(default)s)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default %(default)s: two threads slowed training about "
+                         "six times when other jobs shared the two cores)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", default=None, help="log file (default: out/lifter/ARCH.log); also printed")
     ap.add_argument("--calib-batches", type=int, default=60,
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{arch}: {len(train_clips)} training clips ({sum(c.points.shape[0] for c in train_clips)} frames), "
         f"{len(held)} held out")
     torch.manual_seed(args.seed)
+    if args.channels is None:
+        args.channels = 128 if arch == "tcn" else 256
     model = TemporalLifter(ARCHS[arch], channels=args.channels)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     rf = model.receptive_field
