@@ -171,3 +171,17 @@ def test_complete_take_edge_cases(held) -> None:
         complete_take(px, np.zeros(5, bool), (1920, 1080), 30.0)
     with pytest.raises(BadInput):
         complete_take(px[:, :17], np.ones(5, bool), (1920, 1080), 30.0)
+
+
+def test_metrics() -> None:
+    from engine.lifter.evaluate import accel_error, mpjpe, n_mpjpe
+    from engine.motion.rotations import quat_to_matrix
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(20, 25, 3))
+    rot = quat_to_matrix(rng.normal(size=(20, 4)))
+    moved = 1.3 * np.einsum("tij,tkj->tki", rot, gt) + rng.normal(size=(20, 1, 3))
+    assert np.allclose(pa_mpjpe(moved, gt), 0, atol=1e-9) and np.all(mpjpe(moved, gt) > 0.1)
+    assert np.allclose(n_mpjpe(0.7 * gt, gt), 0, atol=1e-12) and np.all(n_mpjpe(moved, gt) > 0.1)
+    drift = gt + np.arange(20)[:, None, None] * 0.01  # constant velocity: no acceleration error
+    assert np.allclose(accel_error(drift, gt), 0, atol=1e-12)
+    assert accel_error(gt[:2], gt[:2]).size == 0
