@@ -116,20 +116,43 @@ def detector_windows(width: int, height: int, size: int = DETECTOR_SIZE) -> list
 
 def detector_input(frame_bgr: np.ndarray, lb: Letterbox) -> np.ndarray:
     """(H, W, 3) uint8 BGR (as decoded) -> (224, 224, 3) float32 RGB in [-1, 1]: the window resized,
-    letterboxed in black. Colour order is swapped after resizing: far fewer pixels than the frame."""
+    letterboxed in black. Colour order is swapped after resizing: far fewer pixels than the frame.
+    """
     import cv2
 
     if lb.window is not None:
         x0, y0, x1, y1 = lb.window
-        small = cv2.resize(frame_bgr[y0:y1, x0:x1], (DETECTOR_SIZE, DETECTOR_SIZE), interpolation=cv2.INTER_AREA)
-        return small[..., ::-1].astype(np.float32) * (2.0 / 255.0) - 1.0
+        small = _shrink(frame_bgr[y0:y1, x0:x1], (DETECTOR_SIZE, DETECTOR_SIZE))
+        return _to_float(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), 2.0 / 255.0, -1.0)
     h, w = frame_bgr.shape[:2]
     nw, nh = max(1, round(w * lb.scale)), max(1, round(h * lb.scale))
-    small = cv2.resize(frame_bgr, (nw, nh), interpolation=cv2.INTER_AREA)
+    small = _shrink(frame_bgr, (nw, nh))
     out = np.zeros((DETECTOR_SIZE, DETECTOR_SIZE, 3), np.uint8)
     x0, y0 = round(lb.pad_x), round(lb.pad_y)
-    out[y0 : y0 + nh, x0 : x0 + nw] = small[: DETECTOR_SIZE - y0, : DETECTOR_SIZE - x0, ::-1]
-    return out.astype(np.float32) * (2.0 / 255.0) - 1.0
+    out[y0 : y0 + nh, x0 : x0 + nw] = small[: DETECTOR_SIZE - y0, : DETECTOR_SIZE - x0]
+    return _to_float(cv2.cvtColor(out, cv2.COLOR_BGR2RGB), 2.0 / 255.0, -1.0)
+
+
+def _shrink(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Downscale with some anti-aliasing, cheaply: bilinear to twice the size, then 2x2 averaging.
+
+    Plain bilinear aliases small people away (the sports2d walker was found in 39 frames instead of 60+);
+    area averaging straight from 1080 px costs 4.8 ms a view, this 0.6 ms.
+    """
+    import cv2
+
+    w, h = size
+    if img.shape[1] <= 2 * w:
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    mid = cv2.resize(img, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(mid, size, interpolation=cv2.INTER_AREA)
+
+
+def _to_float(img: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    out = np.multiply(img, np.float32(scale), dtype=np.float32)
+    if offset:
+        out += np.float32(offset)
+    return out
 
 
 def decode_raw(raw_boxes: np.ndarray, raw_scores: np.ndarray, lb: Letterbox
@@ -235,7 +258,7 @@ def landmark_input(frame_bgr: np.ndarray, roi: Roi) -> np.ndarray:
         frame_bgr, m, (LANDMARK_SIZE, LANDMARK_SIZE),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
     )
-    return crop[..., ::-1].astype(np.float32) * (1.0 / 255.0)
+    return _to_float(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), 1.0 / 255.0, 0.0)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
