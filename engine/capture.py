@@ -37,11 +37,6 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     from .overlay import draw_skeleton
 
     progress = progress or Progress("none")
-    import cv2
-
-    # Image operations here are small (crops of 256 px); OpenCV's worker threads only contend with the
-    # decoder and the networks (measured: a 256 px warp 0.33 ms on one thread, 0.83 ms on two).
-    cv2.setNumThreads(1)
     if (vmd is None) != (rig is None):
         raise BadInput("--vmd and --rig go together: the VMD is made for the PMX model given by --rig")
     if rig is not None and not Path(rig).is_file():

@@ -148,6 +148,11 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
 
     on_frame(i, frame_bgr, points (39,5) or None) is called for every frame of pass 2 (for the overlay).
     """
+    import cv2
+
+    # Image operations here are small (crops of 256 px); OpenCV's worker threads only contend with the
+    # decoder and the networks (measured: a 256 px warp 0.33 ms on one thread, 0.83 ms on two).
+    cv2.setNumThreads(1)
     end = info.frame_count if end is None else min(end, info.frame_count)
     if end <= start:
         raise BadInput(f"empty frame range {start}..{end} (the video has {info.frame_count} frames)")

@@ -7,6 +7,7 @@ passer-by crossing in front cannot steal the capture. The landmark pass then fol
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,7 +54,7 @@ class Track:
         if not dets:
             return None
         hip, radius = self.predict(frame)
-        i = int(np.searchsorted(self.frames, frame))
+        i = bisect.bisect_left(self.frames, frame)
         gap = min(abs(self.frames[j] - frame) for j in (i - 1, i) if 0 <= j < len(self.frames))
         limit = (LINK_DIST + LINK_DIST_PER_S * gap / fps) * radius
         dist = [float(np.hypot(*(d.keypoints[0] - hip))) for d in dets]
@@ -61,14 +62,14 @@ class Track:
         return dets[best] if dist[best] <= limit else None
 
     def detection_at(self, frame: int) -> Detection | None:
-        i = int(np.searchsorted(self.frames, frame))
+        i = bisect.bisect_left(self.frames, frame)
         if i < len(self.frames) and self.frames[i] == frame:
             return self.detections[i]
         return None
 
     def alive_at(self, frame: int, max_gap: int) -> bool:
         """Whether the person is plausibly in view at `frame` (within max_gap of a sighting)."""
-        i = int(np.searchsorted(self.frames, frame))
+        i = bisect.bisect_left(self.frames, frame)
         near = [self.frames[j] for j in (i - 1, i) if 0 <= j < len(self.frames)]
         return any(abs(n - frame) <= max_gap for n in near)
 
