@@ -33,6 +33,7 @@ from ..engine.formats.vmd import (
     curves_to_interpolation,
     interpolation_to_curves,
 )
+from ..engine.quaternion import quat_continuity
 from .compat import channels, new_action
 from .mmd_armature import SWAP, bone_lookup, find_bone, ik_constraints, japanese_name, nfkc, vmd_name
 
@@ -45,15 +46,6 @@ def _rest(obj: bpy.types.Object, bone_name: str) -> np.ndarray:
     return np.array(obj.data.bones[bone_name].matrix_local, np.float64)[:3, :3]
 
 
-def continuous(q: np.ndarray) -> np.ndarray:
-    """Flip signs so consecutive quaternions (K, 4) lie in one hemisphere."""
-    q = np.array(q, np.float64, copy=True)
-    for k in range(1, len(q)):
-        if np.dot(q[k], q[k - 1]) < 0:
-            q[k] = -q[k]
-    return q
-
-
 def vmd_to_pose(rest: np.ndarray, position: np.ndarray, rotation_xyzw: np.ndarray, scale: float
                 ) -> tuple[np.ndarray, np.ndarray]:
     """VMD keys -> Blender location (K, 3) and quaternion (K, 4) w x y z for a bone with rest R (3, 3)."""
@@ -62,7 +54,7 @@ def vmd_to_pose(rest: np.ndarray, position: np.ndarray, rotation_xyzw: np.ndarra
     rot = np.asarray(rotation_xyzw, np.float64)
     quat = np.concatenate([rot[:, 3:], -(rot[:, :3] @ a.T)], 1)
     quat /= np.maximum(np.linalg.norm(quat, axis=1, keepdims=True), 1e-12)
-    return loc, continuous(quat)
+    return loc, quat_continuity(quat)
 
 
 def pose_to_vmd(rest: np.ndarray, location: np.ndarray, quat_wxyz: np.ndarray, scale: float
@@ -73,7 +65,7 @@ def pose_to_vmd(rest: np.ndarray, location: np.ndarray, quat_wxyz: np.ndarray, s
     q = np.asarray(quat_wxyz, np.float64)
     q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
     rot = np.concatenate([-(q[:, 1:] @ b.T), q[:, :1]], 1)
-    return pos, continuous(rot)
+    return pos, quat_continuity(rot)
 
 
 def location_axes(rest: np.ndarray) -> np.ndarray:

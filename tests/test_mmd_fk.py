@@ -10,7 +10,8 @@ import pytest
 
 from engine.formats.pmx import read_pmx
 from engine.formats.vmd import VmdBoneKeys, VmdIkState, VmdMotion, VmdPropertyKey, read_vmd
-from engine.rig.mmd_fk import decompose_xyz, euler_xyz_to_quat, pose_world, qmul, qrot
+from engine.quaternion import quat_mul, quat_rotate
+from engine.rig.mmd_fk import decompose_xyz, euler_xyz_to_quat, pose_world
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mmd"
 
@@ -50,7 +51,7 @@ def test_arm_rotation_moves_elbow_and_wrist(gene):
     rest = gene.rest_positions()
     arm, elbow, wrist, right = (gene.bone_index(n) for n in ("左腕", "左ひじ", "左手首", "右ひじ"))
     for b in (elbow, wrist):
-        expected = rest[arm] + qrot(_wxyz(q), rest[b] - rest[arm])
+        expected = rest[arm] + quat_rotate(_wxyz(q), rest[b] - rest[arm])
         assert np.allclose(pos[:, b], expected, atol=1e-5)
     assert np.allclose(rot[:, arm], _wxyz(q)) and np.allclose(rot[:, wrist], _wxyz(q))
     assert np.allclose(pos[:, arm], rest[arm]) and np.allclose(pos[:, right], rest[right])
@@ -68,10 +69,10 @@ def test_chain_of_rotations_and_interpolation(gene):
     rest = gene.rest_positions()
     arm, elbow, wrist = (gene.bone_index(n) for n in ("左腕", "左ひじ", "左手首"))
     qa, qe = _wxyz(q_arm), _wxyz(q_elbow)
-    p_elbow = rest[arm] + qrot(qa, rest[elbow] - rest[arm])
-    p_wrist = p_elbow + qrot(qmul(qa, qe), rest[wrist] - rest[elbow])
+    p_elbow = rest[arm] + quat_rotate(qa, rest[elbow] - rest[arm])
+    p_wrist = p_elbow + quat_rotate(quat_mul(qa, qe), rest[wrist] - rest[elbow])
     assert np.allclose(pos[0, elbow], p_elbow, atol=1e-5) and np.allclose(pos[0, wrist], p_wrist, atol=1e-5)
-    assert np.allclose(rot[0, wrist], qmul(qa, qe), atol=1e-6)
+    assert np.allclose(rot[0, wrist], quat_mul(qa, qe), atol=1e-6)
     # Halfway with linear curves: half the angle (15° about Z for the arm).
     assert np.allclose(rot[1, arm], _wxyz(_axis_angle_xyzw([0, 0, 1], 15)), atol=1e-6)
 
@@ -121,7 +122,7 @@ def test_leg_ik_reaches_the_target(gene):
     for a, b in ((hip, knee), (knee, ankle)):
         assert np.allclose(np.linalg.norm(pos[:, a] - pos[:, b], axis=-1), np.linalg.norm(rest[a] - rest[b]))
     # The knee turns about its X axis only, bending forward (-Z), inside its limits (-165°..10°).
-    local = qmul(rot[:, hip] * [1, -1, -1, -1], rot[:, knee])
+    local = quat_mul(rot[:, hip] * [1, -1, -1, -1], rot[:, knee])
     assert np.allclose(local[:, 2:], 0, atol=1e-9)
     angle = 2 * np.arctan2(local[:, 1], local[:, 0])
     assert angle[-1] < np.radians(-20) and np.all(angle >= np.radians(-165) - 1e-9)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..quaternion import unit_vectors_and_norms
+
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[(start, end_exclusive)] of the True runs in a 1-D mask."""
@@ -95,16 +97,11 @@ def rotation_matrices(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     ], axis=1)
 
 
-def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = np.linalg.norm(v, axis=-1)
-    return v / np.maximum(n, 1e-12)[..., None], n
-
-
 def rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(T, 3, 3) minimal rotations taking directions u (T, 3) onto v (T, 3)."""
-    u, _ = _unit(u)
-    v, _ = _unit(v)
-    axis, s = _unit(np.cross(u, v))
+    u, _ = unit_vectors_and_norms(u)
+    v, _ = unit_vectors_and_norms(v)
+    axis, s = unit_vectors_and_norms(np.cross(u, v))
     angle = np.arctan2(s, np.sum(u * v, axis=-1))
     # Parallel vectors: any axis works for zero angle; antiparallel ones never occur for small IK fixes.
     axis[s < 1e-9] = (1.0, 0.0, 0.0)
@@ -131,9 +128,9 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
     def interior(c: np.ndarray) -> np.ndarray:
         return np.arccos(np.clip((a * a + b * b - c * c) / np.maximum(2 * a * b, 1e-12), -1.0, 1.0))
 
-    axis, s = _unit(np.cross(upper, lower))
+    axis, s = unit_vectors_and_norms(np.cross(upper, lower))
     if bend_axis is not None:
-        fallback, _ = _unit(np.asarray(bend_axis, dtype=np.float64))
+        fallback, _ = unit_vectors_and_norms(np.asarray(bend_axis, dtype=np.float64))
         axis = np.where((s < 1e-6)[:, None], fallback, axis)
     delta = interior(np.minimum(c_now, a + b - 1e-4)) - interior(c_want)
     d_lower = rotation_matrices(axis, delta)

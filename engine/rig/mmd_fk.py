@@ -20,78 +20,25 @@ import numpy as np
 
 from ..formats.pmx import PmxModel
 from ..formats.vmd import VmdMotion, ik_enabled, quat_slerp, sample_bones
+from ..quaternion import (
+    cross,
+    quat_conj,
+    quat_from_axis_angle,
+    quat_mul,
+    quat_normalize,
+    quat_rotate,
+    quat_to_matrix,
+    unit_vectors_and_norms,
+)
 
-_EPS = 1e-12
 _MAX_IK_LOOPS = 1000
-
-
-# ----------------------------------------------------------------------------------------------- quaternions
-
-def qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product of (..., 4) w x y z quaternions (a applied after b)."""
-    aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
-    bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
-    out[..., 0] = aw * bw - ax * bx - ay * by - az * bz
-    out[..., 1] = aw * bx + ax * bw + ay * bz - az * by
-    out[..., 2] = aw * by - ax * bz + ay * bw + az * bx
-    out[..., 3] = aw * bz + ax * by - ay * bx + az * bw
-    return out
-
-
-def qconj(q: np.ndarray) -> np.ndarray:
-    """Conjugate (the inverse of a unit quaternion), (..., 4) w x y z."""
-    return q * np.array([1.0, -1.0, -1.0, -1.0])
-
-
-def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors v (..., 3) by unit quaternions q (..., 4) w x y z."""
-    w = q[..., :1]
-    u = q[..., 1:]
-    t = 2.0 * _cross(u, v)
-    return v + w * t + _cross(u, t)
-
-
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """np.cross for (..., 3) without its per-call overhead (called thousands of times per solve)."""
-    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
-    out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
-    out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
-    out[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-    return out
-
-
-def qaxis(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Quaternion of a rotation by `angle` (...) radians about unit `axis` (..., 3)."""
-    half = 0.5 * np.asarray(angle, np.float64)[..., None]
-    return np.concatenate([np.cos(half), np.sin(half) * axis], axis=-1)
-
-
-def qnormalize(q: np.ndarray) -> np.ndarray:
-    return q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), _EPS)
-
-
-def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.maximum(n, _EPS), n[..., 0]
-
-
 _EX, _EY, _EZ = np.eye(3)
 
 
 def euler_xyz_to_quat(angles: np.ndarray) -> np.ndarray:
     """(..., 3) angles a, b, c -> quaternion of Rx(a) Ry(b) Rz(c) (the order MMD's IK limits use)."""
-    return qmul(qmul(qaxis(_EX, angles[..., 0]), qaxis(_EY, angles[..., 1])), qaxis(_EZ, angles[..., 2]))
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) w x y z -> (..., 3, 3) rotation matrices (column vectors)."""
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
+    rx, ry, rz = (quat_from_axis_angle(e, angles[..., k]) for k, e in enumerate((_EX, _EY, _EZ)))
+    return quat_mul(quat_mul(rx, ry), rz)
 
 
 def _wrap(a: np.ndarray) -> np.ndarray:
@@ -101,7 +48,7 @@ def _wrap(a: np.ndarray) -> np.ndarray:
 def decompose_xyz(q: np.ndarray, prev: np.ndarray) -> np.ndarray:
     """Angles (..., 3) with Rx(a) Ry(b) Rz(c) = rotation of q, choosing among the equivalent triples the
     one closest to `prev` (..., 3), so clamping to limits stays continuous across CCD steps."""
-    m = quat_to_matrix(q)
+    m = quat_to_matrix(q, normalize=False)  # q is unit: a product of unit quaternions
     sb = np.clip(m[..., 0, 2], -1.0, 1.0)
     b = np.arcsin(sb)
     a = np.arctan2(-m[..., 1, 2], m[..., 2, 2])
@@ -164,8 +111,8 @@ class MmdPose:
                 wpos[:, level] = lpos[:, level]
             else:
                 par = self.parent[level]
-                wrot[:, level] = qmul(wrot[:, par], lrot[:, level])
-                wpos[:, level] = wpos[:, par] + qrot(wrot[:, par], lpos[:, level])
+                wrot[:, level] = quat_mul(wrot[:, par], lrot[:, level])
+                wpos[:, level] = wpos[:, par] + quat_rotate(wrot[:, par], lpos[:, level])
 
     def _world_some(self, bones: list[int], lrot, lpos, wrot, wpos) -> None:
         for b in bones:  # in parent-first order
@@ -174,8 +121,8 @@ class MmdPose:
                 wrot[:, b] = lrot[:, b]
                 wpos[:, b] = lpos[:, b]
             else:
-                wrot[:, b] = qmul(wrot[:, p], lrot[:, b])
-                wpos[:, b] = wpos[:, p] + qrot(wrot[:, p], lpos[:, b])
+                wrot[:, b] = quat_mul(wrot[:, p], lrot[:, b])
+                wpos[:, b] = wpos[:, p] + quat_rotate(wrot[:, p], lpos[:, b])
 
     def _ancestors(self, b: int) -> list[int]:
         out = []
@@ -193,7 +140,7 @@ class MmdPose:
         bones = self.model.bones
         ident = np.zeros((t, 4))
         ident[:, 0] = 1.0
-        self.key_rot = key_rot = qnormalize(np.asarray(key_rot, np.float64))
+        self.key_rot = key_rot = quat_normalize(np.asarray(key_rot, np.float64))
         key_pos = np.asarray(key_pos, np.float64)
         self.ik_rot = np.broadcast_to(ident[:, None], (t, self.n, 4)).copy()
         self.app_rot = self.ik_rot.copy()
@@ -207,7 +154,7 @@ class MmdPose:
             bone = bones[b]
             if bone.append_rotate or bone.append_translate:
                 self._append(b, key_pos)
-                lrot[:, b] = qmul(qmul(self.ik_rot[:, b], key_rot[:, b]), self.app_rot[:, b])
+                lrot[:, b] = quat_mul(quat_mul(self.ik_rot[:, b], key_rot[:, b]), self.app_rot[:, b])
                 lpos[:, b] = self.offset[b] + key_pos[:, b] + self.app_pos[:, b]
             if bone.ik is not None and solve_ik and bone.ik.links:
                 on = np.ones(t, bool) if ik_on is None else np.asarray(ik_on[:, ik_slot[b]], bool)
@@ -226,7 +173,7 @@ class MmdPose:
                 a = self.app_rot[:, src]  # a chained append passes its source's (weighted) append on
             else:
                 a = self.key_rot[:, src]
-            a = qmul(self.ik_rot[:, src], a)
+            a = quat_mul(self.ik_rot[:, src], a)
             ident = np.zeros_like(a)
             ident[:, 0] = 1.0
             self.app_rot[:, b] = quat_slerp(ident, a, np.full(a.shape[0], bone.append_ratio))
@@ -262,7 +209,7 @@ class MmdPose:
         ident[:, 0] = 1.0
         for b in link_ids:
             self.ik_rot[:, b] = ident
-            lrot[:, b] = qmul(self.key_rot[:, b], self.app_rot[:, b])
+            lrot[:, b] = quat_mul(self.key_rot[:, b], self.app_rot[:, b])
         self._world_some(chain, lrot, lpos, wrot, wpos)
 
         prev = {b: np.zeros((t, 3)) for b in link_ids}
@@ -277,9 +224,9 @@ class MmdPose:
             for lk in links:
                 b = lk.bone
                 rc = wrot[:, b]
-                inv = qconj(rc)
-                to_ik, _ = _unit(qrot(inv, ik_pos - wpos[:, b]))
-                to_tg, _ = _unit(qrot(inv, wpos[:, target] - wpos[:, b]))
+                inv = quat_conj(rc)
+                to_ik, _ = unit_vectors_and_norms(quat_rotate(inv, ik_pos - wpos[:, b]))
+                to_tg, _ = unit_vectors_and_norms(quat_rotate(inv, wpos[:, target] - wpos[:, b]))
                 dot = np.clip(np.sum(to_ik * to_tg, -1), -1.0, 1.0)
                 angle = np.arccos(dot)
                 axis_k = _plane_axis(lk)
@@ -287,21 +234,21 @@ class MmdPose:
                     new = self._plane_angle(lk, axis_k, it, to_ik, to_tg, np.minimum(angle, limit), plane[b])
                     plane[b] = new
                     e = np.eye(3)[axis_k]
-                    ikr = qmul(qaxis(e, new), qconj(self.key_rot[:, b]))
+                    ikr = quat_mul(quat_from_axis_angle(e, new), quat_conj(self.key_rot[:, b]))
                 else:
-                    axis, size = _unit(_cross(to_tg, to_ik))
+                    axis, size = unit_vectors_and_norms(cross(to_tg, to_ik))
                     skip = (np.degrees(angle) < 1e-3) | (size < 1e-9)
-                    rot = qaxis(axis, np.minimum(angle, limit))
-                    chain_rot = qmul(qmul(self.ik_rot[:, b], self.key_rot[:, b]), rot)
+                    rot = quat_from_axis_angle(axis, np.minimum(angle, limit))
+                    chain_rot = quat_mul(quat_mul(self.ik_rot[:, b], self.key_rot[:, b]), rot)
                     if lk.limit_min is not None and lk.limit_max is not None:
                         xyz = decompose_xyz(chain_rot, prev[b])
                         xyz = np.clip(xyz, lk.limit_min, lk.limit_max)
                         xyz = np.clip(xyz - prev[b], -limit, limit) + prev[b]
                         prev[b] = np.where(skip[:, None], prev[b], xyz)
                         chain_rot = euler_xyz_to_quat(xyz)
-                    ikr = np.where(skip[:, None], self.ik_rot[:, b], qmul(chain_rot, qconj(self.key_rot[:, b])))
-                self.ik_rot[:, b] = qnormalize(ikr)
-                lrot[:, b] = qmul(qmul(self.ik_rot[:, b], self.key_rot[:, b]), self.app_rot[:, b])
+                    ikr = np.where(skip[:, None], self.ik_rot[:, b], quat_mul(chain_rot, quat_conj(self.key_rot[:, b])))
+                self.ik_rot[:, b] = quat_normalize(ikr)
+                lrot[:, b] = quat_mul(quat_mul(self.ik_rot[:, b], self.key_rot[:, b]), self.app_rot[:, b])
                 self._world_some(chain, lrot, lpos, wrot, wpos)
             dist = np.linalg.norm(wpos[:, target] - wpos[:, ik_bone], axis=-1)
             better = active & (dist < best)
@@ -310,7 +257,7 @@ class MmdPose:
             for b in link_ids:
                 saved[b] = np.where(better[:, None], self.ik_rot[:, b], saved[b])
                 self.ik_rot[:, b] = saved[b]  # frames that stopped improving go back to their best
-                lrot[:, b] = qmul(qmul(saved[b], self.key_rot[:, b]), self.app_rot[:, b])
+                lrot[:, b] = quat_mul(quat_mul(saved[b], self.key_rot[:, b]), self.app_rot[:, b])
             self._world_some(chain, lrot, lpos, wrot, wpos)
             if not active.any():
                 break
@@ -318,8 +265,8 @@ class MmdPose:
     @staticmethod
     def _plane_angle(lk, k: int, it: int, to_ik, to_tg, angle, current) -> np.ndarray:
         e = np.eye(3)[k]
-        dot1 = np.sum(qrot(qaxis(e, angle), to_tg) * to_ik, -1)
-        dot2 = np.sum(qrot(qaxis(e, -angle), to_tg) * to_ik, -1)
+        dot1 = np.sum(quat_rotate(quat_from_axis_angle(e, angle), to_tg) * to_ik, -1)
+        dot2 = np.sum(quat_rotate(quat_from_axis_angle(e, -angle), to_tg) * to_ik, -1)
         new = current + np.where(dot1 > dot2, angle, -angle)
         lo, hi = lk.limit_min[k], lk.limit_max[k]
         if it == 0:

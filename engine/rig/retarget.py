@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import BadInput
 from ..formats.pmx import PmxModel, read_pmx
 from ..formats.vmd import VmdBoneKeys, VmdIkState, VmdMotion, VmdPropertyKey, write_vmd
+from ..quaternion import frame_from_vectors, matrix_to_quat, quat_continuity, quat_to_matrix, unit_vectors
 from .mmd_fk import MmdPose
 
 MMD_UNIT_M = 0.08  # metres per MMD unit
@@ -99,59 +100,9 @@ def mmd_to_yup(p: np.ndarray) -> np.ndarray:
     return np.asarray(p, np.float64) * _FLIP * MMD_UNIT_M
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def _frame(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Orthonormal frames (..., 3, 3), columns a, b orthogonalised against a, a x b."""
-    a = _unit(a)
-    b = _unit(b - np.sum(a * b, -1, keepdims=True) * a)
-    return np.stack([a, b, np.cross(a, b)], -1)
-
-
-def quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) w x y z -> (..., 3, 3)."""
-    q = _unit(np.asarray(q, np.float64).reshape(np.shape(q)[:-1] + (4,)))
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
-
-
-def matrix_to_quat_wxyz(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotations -> (..., 4) unit w x y z (sign: w >= 0)."""
-    m = np.asarray(m, np.float64)
-    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    cand = np.stack([
-        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + 2 * m[..., 0, 0] - tr, m[..., 0, 1] + m[..., 1, 0],
-                  m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 + 2 * m[..., 1, 1] - tr,
-                  m[..., 1, 2] + m[..., 2, 1]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
-                  1 + 2 * m[..., 2, 2] - tr], -1),
-    ], -2)
-    diag = np.stack([1 + tr, 1 + 2 * m[..., 0, 0] - tr, 1 + 2 * m[..., 1, 1] - tr, 1 + 2 * m[..., 2, 2] - tr], -1)
-    best = np.argmax(diag, -1)
-    q = _unit(np.take_along_axis(cand, best[..., None, None], -2)[..., 0, :])
-    return q * np.where(q[..., :1] < 0, -1.0, 1.0)
-
-
-def continuous(q: np.ndarray) -> np.ndarray:
-    """Flip signs along axis 0 so consecutive quaternions (T, ..., 4) share a hemisphere."""
-    q = np.array(q, np.float64, copy=True)
-    for t in range(1, q.shape[0]):
-        flip = np.sum(q[t] * q[t - 1], -1) < 0
-        q[t][flip] *= -1
-    return q
-
-
 def take_world_rotations(parents: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     """World rotation matrices (T, J, 3, 3) world_yup from local w x y z quaternions (T, J, 4)."""
-    local = quat_wxyz_to_matrix(rotations)
+    local = quat_to_matrix(rotations)
     world = np.empty_like(local)
     for j, p in enumerate(parents):
         world[:, j] = local[:, j] if p < 0 else world[:, p] @ local[:, j]
@@ -210,7 +161,7 @@ def rig_direction(model: PmxModel, name: str) -> tuple[int, np.ndarray] | None:
             tail = np.asarray(model.bones[c].position, np.float64)
     if tail is None or np.linalg.norm(tail - head) < 1e-6:
         return None
-    return b, _unit(tail - head)
+    return b, unit_vectors(tail - head)
 
 
 # ----------------------------------------------------------------------------------------------- retarget
@@ -247,7 +198,7 @@ def _check_take(take: dict) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.
 def _twist_reference(r: np.ndarray) -> np.ndarray:
     """Twist reference (world_yup) for a bone whose take rest direction is r: forward, or sideways when
     the bone itself points mostly forward."""
-    return _LATERAL_YUP if abs(float(np.dot(_unit(r), _FORWARD_YUP))) > 0.7 else _FORWARD_YUP
+    return _LATERAL_YUP if abs(float(np.dot(unit_vectors(r), _FORWARD_YUP))) > 0.7 else _FORWARD_YUP
 
 
 def leg_scale(model: PmxModel, index: dict[str, int], rest: np.ndarray, parents: np.ndarray) -> float:
@@ -332,7 +283,7 @@ def retarget_to_vmd(take: dict, model: PmxModel, leg_mode: str = "auto") -> tupl
                 r_yup = rest[index[c_pts[2]]] if c_pts[2] in index else np.array([1.0, 0.0, 0.0])
             else:
                 r_yup = np.asarray(c_pts, np.float64)
-            r_yup = _unit(np.asarray(r_yup, np.float64))
+            r_yup = unit_vectors(np.asarray(r_yup, np.float64))
             u = G[:, j] @ (r_yup * _FLIP)
         else:
             if any(n not in index for n in a_pts + c_pts):
@@ -344,7 +295,7 @@ def retarget_to_vmd(take: dict, model: PmxModel, leg_mode: str = "auto") -> tupl
             r_yup = rest_pos_yup[[index[n] for n in c_pts]].mean(0) - rest_pos_yup[[index[n] for n in a_pts]].mean(0)
         s0 = _twist_reference(r_yup) * _FLIP
         v = G[:, j] @ s0
-        world_target[b] = _frame(u, v) @ np.swapaxes(_frame(d_rest, s0), -1, -2)
+        world_target[b] = frame_from_vectors(u, v) @ np.swapaxes(frame_from_vectors(d_rest, s0), -1, -2)
     if mode == "ik":
         for name in LEG_BONES:
             b = model.bone_index(name)
@@ -385,9 +336,9 @@ def retarget_to_vmd(take: dict, model: PmxModel, leg_mode: str = "auto") -> tupl
             wpos, wrot = world()
         for b in [b for b in world_target if rig.depth[b] == depth]:
             p = rig.parent[b]
-            pw = quat_wxyz_to_matrix(wrot[:, p]) if p >= 0 else np.eye(3)
+            pw = quat_to_matrix(wrot[:, p]) if p >= 0 else np.eye(3)
             local = np.swapaxes(pw, -1, -2) @ world_target[b]
-            key_rot[:, b] = matrix_to_quat_wxyz(local)
+            key_rot[:, b] = matrix_to_quat(local)
             keyed_rot.add(b)
     if not root_done:
         wpos, _ = world()
@@ -410,7 +361,8 @@ def retarget_to_vmd(take: dict, model: PmxModel, leg_mode: str = "auto") -> tupl
                 pc = joints[:, index[spec[2][0]]]
                 d_rest = np.asarray(bones[tgt].position, np.float64) - ankle0
                 s0 = _twist_reference(rest[index[f"Toes_{jp}"]]) * _FLIP
-                w_ankle = _frame(pc - pa, G[:, index[f"Foot_{jp}"]] @ s0) @ np.swapaxes(_frame(d_rest, s0), -1, -2)
+                w_ankle = (frame_from_vectors(pc - pa, G[:, index[f"Foot_{jp}"]] @ s0)
+                           @ np.swapaxes(frame_from_vectors(d_rest, s0), -1, -2))
                 toe_want = want + w_ankle @ d_rest
                 _key_world_position(rig, key_rot, key_pos, toe_b, toe_want)
                 keyed_pos.add(toe_b)
@@ -426,7 +378,7 @@ def retarget_to_vmd(take: dict, model: PmxModel, leg_mode: str = "auto") -> tupl
     names: list[str] = []
     f_all, p_all, r_all = [], [], []
     for b in sorted(keyed_rot | keyed_pos):
-        q = continuous(key_rot[first, b])
+        q = quat_continuity(key_rot[first, b])
         names += [bones[b].name] * len(first)
         f_all.append(frames)
         p_all.append(key_pos[first, b])
@@ -478,7 +430,7 @@ def _key_world_position(rig: MmdPose, key_rot: np.ndarray, key_pos: np.ndarray, 
     if p < 0:
         key_pos[:, b] = want - rig.offset[b]
         return
-    pr = quat_wxyz_to_matrix(wrot[:, p])
+    pr = quat_to_matrix(wrot[:, p])
     local = np.einsum("tji,tj->ti", pr, want - wpos[:, p])
     key_pos[:, b] = local - rig.offset[b]
 
