@@ -105,6 +105,10 @@ def test() -> int:
         if rc != 0 or bad or not counts.get("passed"):
             worst = 1
             print(f"!! {label}: pytest exit code {rc}, {counts}", flush=True)
+    print("\n===== lint: ruff check . =====", flush=True)
+    if run([pys["engine"], "-m", "ruff", "check", "."]) != 0:
+        worst = 1
+        total["failed"] += 1
     print(f"\n{total['passed']} passed, {total['failed']} failed")
     return worst
 
