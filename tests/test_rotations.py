@@ -102,7 +102,7 @@ def test_one_frame_and_contacts() -> None:
     assert rot.shape == (1, sk.J, 4) and np.allclose(rot[..., 0], 1.0, atol=1e-9)
     c = foot_contacts(rest_joints, fps=30.0)
     assert c.shape == (1, 4) and c.all()  # standing: heels and toes on the floor
-    lifted = rest_joints + np.array([0, 0.3, 0])
+    lifted = rest_joints + np.array([0, 0.5, 0])  # far above the floor: not explained by a tilted floor
     assert not foot_contacts(lifted, fps=30.0).any()
 
 

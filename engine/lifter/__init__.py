@@ -1,1 +1,2 @@
-"""Temporal 2D-to-3D lifter. Only keypoints.py is numpy-only; the rest imports torch."""
+"""Temporal 2D-to-3D lifter. keypoints.py and data.py are numpy only; model, train, evaluate and infer import
+torch (inside their functions where the numpy-only callers reach them)."""
