@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import BadInput, FormatError
 from ..fileio import atomic_write
-from ..motion.rotations import quat_to_matrix
+from ..quaternion import quat_to_matrix
 
 _AXES = {"x": 0, "y": 1, "z": 2}
 

@@ -32,49 +32,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import skeleton as sk
+from ..quaternion import frame_from_vectors as _frame
+from ..quaternion import matrix_to_quat, quat_to_matrix
+from ..quaternion import quat_continuity as quat_continuous
+from ..quaternion import unit_vectors as _unit
 
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) quaternions w, x, y, z (normalised here) -> (..., 3, 3) rotation matrices."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], axis=-1).reshape(q.shape[:-1] + (3, 3))
-
-
-def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions w, x, y, z with w >= 0."""
-    m = np.asarray(m, dtype=np.float64)
-    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    cand = np.stack([
-        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
-                  m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + 2 * m[..., 0, 0] - tr, m[..., 0, 1] + m[..., 1, 0],
-                  m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 + 2 * m[..., 1, 1] - tr,
-                  m[..., 1, 2] + m[..., 2, 1]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
-                  1 + 2 * m[..., 2, 2] - tr], -1),
-    ], axis=-2)  # (..., 4, 4): row k is 4*q*q_k, best conditioned where q_k is largest
-    diag = np.stack([1 + tr, 1 + 2 * m[..., 0, 0] - tr, 1 + 2 * m[..., 1, 1] - tr,
-                     1 + 2 * m[..., 2, 2] - tr], -1)
-    best = np.argmax(diag, axis=-1)
-    q = np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    return q * np.where(q[..., :1] < 0, -1.0, 1.0)
-
-
-def quat_continuous(q: np.ndarray) -> np.ndarray:
-    """Flip signs along time so consecutive quaternions lie in one hemisphere. q: (T, ..., 4)."""
-    q = np.array(q, dtype=np.float64, copy=True)
-    for t in range(1, q.shape[0]):
-        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0
-        q[t][flip] *= -1
-    return q
+__all__ = ["forward_kinematics", "matrix_to_quat", "quat_continuous", "quat_to_matrix", "solve_rotations"]
 
 
 def forward_kinematics(rest_offsets: np.ndarray, rotations: np.ndarray, root_positions: np.ndarray,
@@ -96,17 +59,6 @@ def forward_kinematics(rest_offsets: np.ndarray, rotations: np.ndarray, root_pos
             wr[:, j] = wr[:, p] @ local[:, j]
             wp[:, j] = wp[:, p] + wr[:, p] @ rest_offsets[j]
     return wp, wr
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def _frame(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Orthonormal frame (columns a, b', a x b') from primary a and secondary b: (..., 3) -> (..., 3, 3)."""
-    a = _unit(a)
-    b = _unit(b - np.sum(a * b, -1, keepdims=True) * a)
-    return np.stack([a, b, np.cross(a, b)], axis=-1)
 
 
 def _blend_secondary(b: np.ndarray, strength: np.ndarray, fallback: np.ndarray, a: np.ndarray) -> np.ndarray:
