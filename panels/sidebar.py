@@ -55,6 +55,25 @@ class MONOCAP_PT_capture(bpy.types.Panel):
         layout.operator("monocap.import_take", icon="IMPORT")
 
 
+class MONOCAP_PT_mmd(bpy.types.Panel):
+    """MMD: a PMX model's skeleton, a take retargeted onto it, VMD in and out."""
+
+    bl_label = "MMD"
+    bl_idname = "MONOCAP_PT_mmd"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Monocap"
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 (Blender reads a set)
+
+    def draw(self, context: bpy.types.Context) -> None:
+        col = self.layout.column(align=True)
+        col.operator("monocap.import_pmx_skeleton", icon="ARMATURE_DATA")
+        col.operator("monocap.retarget_take_mmd", icon="CON_ARMATURE")
+        row = col.row(align=True)
+        row.operator("monocap.import_vmd", text="Import VMD", icon="IMPORT")
+        row.operator("monocap.export_vmd", text="Export VMD", icon="EXPORT")
+
+
 class MONOCAP_PT_export(bpy.types.Panel):
     bl_label = "Export"
     bl_idname = "MONOCAP_PT_export"
@@ -90,4 +109,4 @@ class MONOCAP_PT_graph_cleanup(bpy.types.Panel):
         self.layout.label(text="Settings: the Adjust Last Operation panel", icon="INFO")
 
 
-CLASSES = [MONOCAP_PT_capture, MONOCAP_PT_export, MONOCAP_PT_graph_cleanup]
+CLASSES = [MONOCAP_PT_capture, MONOCAP_PT_mmd, MONOCAP_PT_export, MONOCAP_PT_graph_cleanup]
