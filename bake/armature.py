@@ -76,17 +76,13 @@ def _roll_reference(direction: np.ndarray) -> Vector:
     return Vector((0.0, -1.0, 0.0))
 
 
-def build_armature(context: bpy.types.Context, name: str, joint_names: list[str], parents: np.ndarray,
-                   rest_offsets_yup: np.ndarray) -> bpy.types.Object:
-    """A new armature object in the active collection, bones named after the joints, rest = T-pose.
-
-    Leaves the new object active and selected, in Object mode.
-    """
-    heads, tails, _ = bone_layout(joint_names, parents, rest_offsets_yup)
+def new_armature_in_edit_mode(context: bpy.types.Context, name: str, marker: str) -> bpy.types.Object:
+    """A new, empty armature object in the active collection, tagged with `marker`, made the only selected
+    and active object and put in Edit mode (the caller adds bones, then returns to Object mode)."""
     data = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, data)
     context.collection.objects.link(obj)
-    obj[MARKER] = True
+    obj[marker] = True
     if context.view_layer.objects.active and context.view_layer.objects.active.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
     for other in context.selected_objects:
@@ -94,6 +90,18 @@ def build_armature(context: bpy.types.Context, name: str, joint_names: list[str]
     context.view_layer.objects.active = obj
     obj.select_set(True)
     bpy.ops.object.mode_set(mode="EDIT")
+    return obj
+
+
+def build_armature(context: bpy.types.Context, name: str, joint_names: list[str], parents: np.ndarray,
+                   rest_offsets_yup: np.ndarray) -> bpy.types.Object:
+    """A new armature object in the active collection, bones named after the joints, rest = T-pose.
+
+    Leaves the new object active and selected, in Object mode.
+    """
+    heads, tails, _ = bone_layout(joint_names, parents, rest_offsets_yup)
+    obj = new_armature_in_edit_mode(context, name, MARKER)
+    data = obj.data
     try:
         ebones = []
         for j, jname in enumerate(joint_names):

@@ -16,6 +16,7 @@ from mathutils import Vector
 
 from ..engine.errors import BadInput
 from ..engine.formats.pmx import PmxBone, PmxIk, PmxIkLink, PmxModel
+from .armature import new_armature_in_edit_mode
 
 DEFAULT_SCALE = 0.08
 MARKER = "monocap_mmd_skeleton"
@@ -195,19 +196,10 @@ def build_pmx_armature(context: bpy.types.Context, model: PmxModel, name: str | 
         raise BadInput(f"PMX model {model.name!r} has no bones")
     heads, tails = bone_layout(model, scale)
     name = name or model.name or "MMD"
-    data = bpy.data.armatures.new(name)
-    obj = bpy.data.objects.new(name, data)
-    context.collection.objects.link(obj)
-    obj[MARKER] = True
+    obj = new_armature_in_edit_mode(context, name, MARKER)
+    data = obj.data
     obj["mmd_scale"] = float(scale)
     obj["mmd_model_name"] = model.name
-    if context.view_layer.objects.active and context.view_layer.objects.active.mode != "OBJECT":
-        bpy.ops.object.mode_set(mode="OBJECT")
-    for other in context.selected_objects:
-        other.select_set(False)
-    context.view_layer.objects.active = obj
-    obj.select_set(True)
-    bpy.ops.object.mode_set(mode="EDIT")
     names: list[str] = []
     try:
         ebones = []
