@@ -8,26 +8,16 @@ Prints one JSON object per line: {"name", "value", "unit", "note"}.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 
 import bpy
+from addon_loader import load_addon  # sibling module: tools/ is on sys.path for scripts
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES, BONES, NAIVE_FRAMES = 10_000, 22, 200
-
-
-def _load_addon():
-    spec = importlib.util.spec_from_file_location("monocap", ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["monocap"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _take(frames: int) -> dict:
@@ -49,7 +39,7 @@ def _row(name: str, value: float, unit: str, note: str) -> None:
 
 
 def main() -> None:
-    _load_addon()
+    load_addon()
     from monocap.bake.armature import build_armature
     from monocap.bake.takebake import bake_take
 

@@ -10,23 +10,14 @@ unlit (emission) on a plane beside it.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
 import bpy
+from addon_loader import load_addon  # sibling module: tools/ is on sys.path for scripts
 from mathutils import Vector
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_addon():
-    spec = importlib.util.spec_from_file_location("monocap", ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(ROOT)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["monocap"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def stick_figure(obj: bpy.types.Object, name: str) -> bpy.types.Object:
@@ -68,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=800, help="image width in pixels (default 800)")
     args = parser.parse_args(argv)
 
-    _load_addon()
+    load_addon()
     from monocap.bake.armature import build_armature
     from monocap.bake.takebake import bake_take
     from monocap.engine.take import read_take

@@ -3,7 +3,6 @@ repository files as package "monocap" (its name when installed), registered for 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +17,7 @@ for _path in (ROOT, Path(__file__).resolve().parent):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-
-def load_addon(root: Path, name: str = "monocap") -> ModuleType:
-    """Import the add-on package at `root` under `name` (the repository folder is not named monocap)."""
-    spec = importlib.util.spec_from_file_location(name, root / "__init__.py",
-                                                  submodule_search_locations=[str(root)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from tools.addon_loader import load_addon  # noqa: E402  (needs ROOT on sys.path)
 
 
 @pytest.fixture(scope="session")
