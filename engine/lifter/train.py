@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     step, elapsed_before = 0, 0.0
     rng = np.random.default_rng(args.seed)
     if args.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
+        ck = torch.load(ckpt_path, weights_only=True)  # tensors, numbers and the args dict: no pickle
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, elapsed_before = ck["step"], ck["elapsed"]
