@@ -71,12 +71,6 @@ class Detection:
         """Radius of the circle around the whole body (hip centre to scale point)."""
         return float(np.hypot(*(self.keypoints[1] - self.keypoints[0])))
 
-    @property
-    def box(self) -> np.ndarray:
-        """(4,) the whole body's square box: the hip centre plus/minus the body radius."""
-        c, r = self.keypoints[0], self.radius
-        return np.array([c[0] - r, c[1] - r, c[0] + r, c[1] + r])
-
 
 @dataclass
 class Letterbox:
@@ -285,9 +279,3 @@ def roi_from_landmarks(points: np.ndarray) -> Roi:
 
 def roi_from_detection(det: Detection) -> Roi:
     return roi_from_points(det.keypoints[0], det.keypoints[1])
-
-
-def roi_box(roi: Roi) -> np.ndarray:
-    """Axis-aligned bounds (4,) of the ROI square's inner (unrotated) extent, for matching with detections."""
-    h = roi.size / ROI_SCALE / 2
-    return np.array([roi.cx - h, roi.cy - h, roi.cx + h, roi.cy + h])

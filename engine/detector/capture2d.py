@@ -90,8 +90,7 @@ def _threaded(it: Iterator, depth: int = 6) -> Iterator:
 
 
 def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
-                progress: Callable[[str, int, int], None] | None = None,
-                warn: Callable[[str], None] | None = None) -> list[Track]:
+                progress: Callable[[str, int, int], None] | None = None) -> list[Track]:
     """Pass 1: detector on every k-th frame, tracks ranked by prominence.
 
     The whole frame is looked at on every scanned frame, the tiles that find small people (see
@@ -103,8 +102,8 @@ def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
     tiles_needed = threading.Event()
 
     def frames():
-        for i, frame in iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0,
-                                    on_warning=None):
+        # Undecodable frames are reported once, by the landmark pass.
+        for i, frame in iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0):
             if frame is not None:
                 tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
                 views = all_views if tiles else all_views[:1]
@@ -156,7 +155,7 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     end = info.frame_count if end is None else min(end, info.frame_count)
     if end <= start:
         raise BadInput(f"empty frame range {start}..{end} (the video has {info.frame_count} frames)")
-    tracks = scan_people(nets, info, start, end, progress, warn)
+    tracks = scan_people(nets, info, start, end, progress)
     if not tracks:
         raise BadInput("no person found in the video")
     index = 0 if person is None else person
