@@ -56,9 +56,15 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
         if writer is not None and frame is not None:
             writer.write(draw_skeleton(frame, points, f"frame {i}"))
 
+    def on_restart():  # the landmark pass starts over: so does the overlay
+        nonlocal writer
+        if writer is not None:
+            writer.close(keep=False)
+            writer = OverlayWriter(overlay, info.fps, (info.width, info.height))
+
     try:
         cap = capture_2d(nets, info, first, stop, person, progress=progress, warn=progress.warning,
-                         on_frame=on_frame)
+                         on_frame=on_frame, on_restart=on_restart)
     except BaseException:
         if writer is not None:
             writer.close(keep=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 
 
@@ -19,13 +20,19 @@ class Progress:
         self.mode = mode
         self.min_interval = min_interval
         self._last: dict[str, float] = {}
+        self._lock = threading.RLock()  # the capture's scan and landmark pass report from two threads
 
     def _emit(self, obj: dict) -> None:
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+        with self._lock:
+            sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         """Report `done` of `total` units in `stage`; rate-limited except for the last unit."""
+        with self._lock:
+            self._report(stage, done, total)
+
+    def _report(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
         if done < total and now - self._last.get(stage, -1e9) < self.min_interval:
             return

@@ -46,7 +46,10 @@ def _open(path: str):
         raise BadInput(f"not a file: {path}")
     if p.stat().st_size == 0:
         raise BadInput(f"video file is empty: {path}")
-    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+    # One decoding thread: the capture decodes in threads of its own beside the networks, and FFmpeg's
+    # frame threads cost CPU time there (measured on a 1080x1920 H.264 clip: 5.6 ms of CPU per frame with
+    # two threads, 4.7 ms with one).
+    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     if not cap.isOpened():
         raise BadInput(f"{p.name} is not a video that can be decoded (unknown or damaged format)")
     # Rotation is applied here, explicitly, so every OpenCV build behaves the same.

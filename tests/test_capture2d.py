@@ -59,6 +59,21 @@ def test_single_person_is_found_in_every_frame(nets, shared_data):
     assert np.abs(np.diff(hips, axis=0)).max() < 0.05 * info.height
 
 
+def test_concurrent_scan_gives_the_two_pass_result(nets, shared_data, monkeypatch):
+    from engine.detector import capture2d
+
+    info = probe(shared_data / "video/pose2sim-single/cam01.mp4")
+    two_pass = capture_2d(nets, info, concurrent=False)
+    restarts = []
+    both = capture_2d(nets, info, on_restart=lambda: restarts.append(1))
+    assert np.array_equal(both.joints2d, two_pass.joints2d) and np.array_equal(both.valid, two_pass.valid)
+    # when the whole scan would have answered differently, the landmark pass runs again, from the start
+    monkeypatch.setattr(capture2d.ProvisionalFollow, "agrees", lambda self, final: False)
+    again = capture_2d(nets, info, 0, 30, on_restart=lambda: restarts.append(1))
+    assert len(restarts) == 1
+    assert np.array_equal(again.joints2d, two_pass.joints2d[:30]) and again.valid.all()
+
+
 def _hip_jumps(cap) -> float:
     """Largest hip-centre move between consecutive valid frames, in body heights."""
     j, v = cap.joints2d, cap.valid
@@ -72,7 +87,10 @@ def _hip_jumps(cap) -> float:
 def test_the_followed_person_is_not_stolen_by_a_passer_by(nets, shared_data):
     # sports2d: a man jumping on a box (the whole clip) and a woman walking past in front of him.
     info = probe(shared_data / "video/sports2d/demo.mp4")
-    man = capture_2d(nets, info)
+    restarts = []
+    man = capture_2d(nets, info, on_restart=lambda: restarts.append(1))
+    assert restarts  # two people: the landmark pass waits for the whole scan to choose
+    assert np.array_equal(man.joints2d, capture_2d(nets, info, concurrent=False).joints2d)
     walker = capture_2d(nets, info, person=1)
     assert man.valid[:120].mean() > 0.95 and (man.joints2d[:120, [23, 24], 1] < 0.5 * info.height).all()
     assert walker.valid.sum() > 60

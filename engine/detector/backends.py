@@ -8,6 +8,7 @@ torch runs both; torch is the only GPU path.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,8 @@ class PoseNets:
         self._det = self._load(detector, det_rt, threads, None)
         # Only the landmarks and the pose flag are read: the segmentation and heatmap branches are pruned.
         self._lm = self._load(landmarks, lm_rt, threads, (0, 1))
+        # The scan and the landmark pass run in two threads; a LiteRT interpreter must not be entered twice.
+        self._locks = {id(self._det): threading.Lock(), id(self._lm): threading.Lock()}
 
     def _load(self, path: Path, runtime: str, threads: int, outputs):
         if runtime == "litert":
@@ -89,6 +92,10 @@ class PoseNets:
         return f"{what} on {self.device}"
 
     def _run(self, model, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        with self._locks[id(model)]:
+            return self._run_unlocked(model, x)
+
+    def _run_unlocked(self, model, x: np.ndarray) -> tuple[np.ndarray, ...]:
         if not hasattr(model, "forward"):  # LiteRT
             return model(np.ascontiguousarray(x, dtype=np.float32))
         torch = self._torch

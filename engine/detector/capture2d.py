@@ -6,7 +6,11 @@ Two passes over the decoded stream, each with flat memory:
    from the previous frame's landmarks (as MediaPipe tracks); the chosen track's detections re-anchor it
    when the landmarks drift onto someone else, and the detector runs again when the person is lost.
    Frames are cropped in small batches with a speculative ROI and kept only where it matches the exact one.
-Decoding runs in a thread beside the networks (OpenCV and the runtimes release the GIL).
+Decoding runs in a thread beside the networks (OpenCV and the runtimes release the GIL). With `--person
+auto` the two passes run at the same time, each with its own decoder, while the scan has seen one person
+only; the landmark pass's questions about the tracks are logged and checked against the whole scan, and the
+pass runs again in the rare case they differ (see `capture_2d`). On a 2-core machine this hides most of the
+scan: measured on pose2sim cam01 (100 frames, 1080x1920), 75 -> 89 frames/s.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ LANDMARK_BATCH = 4  # frames cropped with one speculative ROI and run as one bat
 ROI_TOLERANCE = 0.06  # a speculative ROI within 6% of the size (centre and size) and ...
 ROI_TURN_TOLERANCE = 0.1  # ... 0.1 rad of the exact one gives the same landmarks, near enough
 DETECT_BATCH = 8
+LOOKAHEAD_S = 0.25  # the landmark pass asks about a frame once the scan is this far past it
 TILE_EVERY = 3  # scanned frames between two looks through the tiles
 MAX_SPEED = 3.0  # body radii per second the hips may move between two good frames ...
 MAX_JUMP_WINDOW_S = 1.0  # ... checked when the last good frame is at most this old
@@ -89,63 +94,218 @@ def _threaded(it: Iterator, depth: int = 6) -> Iterator:
         th.join(timeout=5)
 
 
-def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
-                progress: Callable[[str, int, int], None] | None = None) -> list[Track]:
-    """Pass 1: detector on every k-th frame, tracks ranked by prominence.
+class Scanner:
+    """Pass 1: the detector on every k-th frame. `run` fills `sightings` in frame order; another thread may
+    read them while it runs (`wait_until`, `snapshot`).
 
     The whole frame is looked at on every scanned frame, the tiles that find small people (see
     `blazepose.detector_windows`) on every TILE_EVERY-th; once the tiles find someone the whole frame
     missed, people are small in this video and the tiles are used on every scanned frame from then on.
     """
-    step = max(1, round(info.fps / SCANS_PER_SECOND))
-    all_views = bp.detector_windows(info.width, info.height)
-    tiles_needed = threading.Event()
 
-    def frames():
-        # Undecodable frames are reported once, by the landmark pass.
-        for i, frame in iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0):
-            if frame is not None:
-                tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
-                views = all_views if tiles else all_views[:1]
-                yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views])
+    def __init__(self, nets: PoseNets, info: VideoInfo, start: int, end: int, batch: int = DETECT_BATCH,
+                 progress: Callable[[str, int, int], None] | None = None):
+        self.nets, self.info, self.start, self.end = nets, info, start, end
+        self.batch_size, self.progress = batch, progress
+        self.sightings: list[tuple[int, list[bp.Detection]]] = []
+        self.covered = start  # every frame before this one has been scanned
+        self.done = False
+        self.error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
 
-    sightings: list[tuple[int, list[bp.Detection]]] = []
-    batch: list[tuple[int, list[bp.Letterbox], np.ndarray]] = []
-    total = end - start
+    def run(self) -> None:
+        try:
+            self._scan()
+        except BaseException as exc:  # handed to the thread that waits on the scan
+            self.error = exc
+        finally:
+            with self._cond:
+                self.done = True
+                self._cond.notify_all()
 
-    def flush():
-        if not batch:
+    def stop(self) -> None:
+        self._stop.set()
+
+    def tracks(self) -> list[Track]:
+        """Ranked tracks of everything scanned so far (all of the clip once `done`)."""
+        if self.error is not None:
+            raise self.error
+        return rank_tracks(build_tracks(self.snapshot()[0], self.info.fps), self.info.width, self.info.height)
+
+    def snapshot(self) -> tuple[list[tuple[int, list[bp.Detection]]], int]:
+        with self._cond:
+            return list(self.sightings), (self.end if self.done else self.covered)
+
+    def wait_until(self, frame: int) -> None:
+        """Block until every frame before `frame` is scanned (or the scan has ended)."""
+        with self._cond:
+            while not self.done and self.covered < min(frame, self.end):
+                self._cond.wait()
+        if self.error is not None:
+            raise self.error
+
+    def _scan(self) -> None:
+        info, start, end = self.info, self.start, self.end
+        step = max(1, round(info.fps / SCANS_PER_SECOND))
+        all_views = bp.detector_windows(info.width, info.height)
+        tiles_needed = threading.Event()
+
+        def frames():
+            # Undecodable frames are reported once, by the landmark pass.
+            for i, frame in iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0):
+                if frame is not None:
+                    tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
+                    views = all_views if tiles else all_views[:1]
+                    yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views])
+
+        batch: list[tuple[int, list[bp.Letterbox], np.ndarray]] = []
+
+        def flush(covered: int):
+            found_all = []
+            if batch:
+                boxes, scores = self.nets.detect(np.concatenate([x for _, _, x in batch]))
+                k = 0
+                for i, views, _ in batch:
+                    raw = [(boxes[k + v], scores[k + v]) for v in range(len(views))]
+                    found = bp.decode_detections(raw, views)
+                    if len(views) > 1 and len(found) > len(bp.decode_detections(raw[:1], views[:1])):
+                        tiles_needed.set()
+                    found_all.append((i, found))
+                    k += len(views)
+                batch.clear()
+            with self._cond:
+                self.sightings.extend(found_all)
+                self.covered = covered
+                self._cond.notify_all()
+
+        for i, views, x in _threaded(frames()):
+            if self._stop.is_set():
+                return
+            batch.append((i, views, x))
+            if len(batch) == self.batch_size:
+                flush(min(end, i + step))  # the frames up to the next scanned one are never scanned
+                if self.progress:
+                    self.progress("scan", i - start + 1, end - start)
+        flush(end)
+        if self.progress:
+            self.progress("scan", end - start, end - start)
+
+
+def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
+                progress: Callable[[str, int, int], None] | None = None) -> list[Track]:
+    """Pass 1 on its own: tracks ranked by prominence, most prominent first."""
+    scanner = Scanner(nets, info, start, end, progress=progress)
+    scanner.run()
+    return scanner.tracks()
+
+
+class Follow:
+    """What the landmark pass asks about the followed person (track `index` of the ranked `tracks`)."""
+
+    def __init__(self, tracks: list[Track], index: int, fps: float):
+        self.tracks = tracks
+        self.track = tracks[index] if 0 <= index < len(tracks) else None
+        self.fps = fps
+        self.max_gap = int(round(2 * fps))
+
+    def alive(self, i: int) -> bool:
+        return self.track is not None and self.track.alive_at(i, self.max_gap)
+
+    def detection(self, i: int) -> bp.Detection | None:
+        return None if self.track is None else self.track.detection_at(i)
+
+    def closest(self, dets: list[bp.Detection], i: int) -> bp.Detection | None:
+        return None if self.track is None else self.track.closest(dets, i, self.fps)
+
+    def stolen(self, points: np.ndarray, det: bp.Detection | None, i: int) -> bool:
+        return self.track is not None and _stolen(points, det, self.tracks, self.track, i)
+
+
+class _Crowded(Exception):
+    """The scan has found more than one person: the choice between them waits for the whole scan."""
+
+
+class ProvisionalFollow(Follow):
+    """The same questions answered while the scan still runs, from the tracks scanned so far (at least
+    LOOKAHEAD_S past the frame asked about), for a video where one person has been seen so far (another
+    one raises _Crowded). Every answer is logged; `agrees` replays the log against the final tracks. When
+    they agree, the landmark pass saw exactly what it would have seen after a whole scan (it is
+    deterministic given these answers), so its result is the two-pass result."""
+
+    def __init__(self, scanner: Scanner, fps: float):
+        super().__init__([], 0, fps)
+        self.scanner = scanner
+        self.lookahead = int(round(LOOKAHEAD_S * fps))
+        self.built_until = scanner.start
+        self.log: list[tuple] = []
+
+    def _at(self, i: int) -> None:
+        need = min(i + self.lookahead + 1, self.scanner.end)
+        if self.built_until >= need:
             return
-        boxes, scores = nets.detect(np.concatenate([x for _, _, x in batch]))
-        k = 0
-        for i, views, _ in batch:
-            raw = [(boxes[k + v], scores[k + v]) for v in range(len(views))]
-            found = bp.decode_detections(raw, views)
-            if len(views) > 1 and len(found) > len(bp.decode_detections(raw[:1], views[:1])):
-                tiles_needed.set()
-            sightings.append((i, found))
-            k += len(views)
-        batch.clear()
+        self.scanner.wait_until(need)
+        sightings, covered = self.scanner.snapshot()
+        info = self.scanner.info
+        self.tracks = build_tracks(sightings, info.fps)
+        if len(self.tracks) > 1:
+            raise _Crowded
+        self.track = self.tracks[0] if self.tracks else None
+        self.built_until = covered
 
-    for i, views, x in _threaded(frames()):
-        batch.append((i, views, x))
-        if len(batch) == DETECT_BATCH:
-            flush()
-            if progress:
-                progress("scan", i - start + 1, total)
-    flush()
-    if progress:
-        progress("scan", total, total)
-    return rank_tracks(build_tracks(sightings, info.fps), info.width, info.height)
+    def alive(self, i: int) -> bool:
+        self._at(i)
+        ans = super().alive(i)
+        self.log.append(("alive", i, ans))
+        return ans
+
+    def detection(self, i: int) -> bp.Detection | None:
+        self._at(i)
+        ans = super().detection(i)
+        self.log.append(("detection", i, ans))
+        return ans
+
+    def closest(self, dets: list[bp.Detection], i: int) -> bp.Detection | None:
+        self._at(i)
+        ans = super().closest(dets, i)
+        self.log.append(("closest", i, dets, ans))
+        return ans
+
+    def stolen(self, points: np.ndarray, det: bp.Detection | None, i: int) -> bool:
+        self._at(i)
+        ans = super().stolen(points, det, i)
+        self.log.append(("stolen", i, points, det, ans))
+        return ans
+
+    def agrees(self, final: Follow) -> bool:
+        for entry in self.log:
+            kind, i = entry[0], entry[1]
+            if kind == "alive":
+                same = final.alive(i) == entry[2]
+            elif kind == "detection":
+                same = final.detection(i) is entry[2]
+            elif kind == "closest":
+                same = final.closest(entry[2], i) is entry[3]
+            else:
+                same = final.stolen(entry[2], entry[3], i) == entry[4]
+            if not same:
+                return False
+        return True
 
 
 def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None = None, person: int | None = None,
                progress: Callable[[str, int, int], None] | None = None,
                warn: Callable[[str], None] | None = None,
-               on_frame: Callable[[int, np.ndarray | None, np.ndarray | None], None] | None = None) -> Capture2D:
+               on_frame: Callable[[int, np.ndarray | None, np.ndarray | None], None] | None = None,
+               on_restart: Callable[[], None] | None = None, concurrent: bool = True) -> Capture2D:
     """Run both passes over frames [start, end). `person` None follows the most prominent track.
 
     on_frame(i, frame_bgr, points (39,5) or None) is called for every frame of pass 2 (for the overlay).
+    concurrent: for `person` None, the landmark pass starts while the scan runs (two decoders, one per
+    core) and follows the one person seen so far. If the scan finds a second person, or the whole scan
+    would have answered any of the landmark pass's questions differently, on_restart() is called and the
+    landmark pass runs again after the scan, as `concurrent=False` does from the start. Either way the
+    result is the two-pass result.
     """
     import cv2
 
@@ -155,16 +315,60 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     end = info.frame_count if end is None else min(end, info.frame_count)
     if end <= start:
         raise BadInput(f"empty frame range {start}..{end} (the video has {info.frame_count} frames)")
-    tracks = scan_people(nets, info, start, end, progress)
+    index = 0 if person is None else person
+    if warn is not None:
+        warn = _once(warn)  # a landmark pass that runs again must not repeat its warnings
+    result = follow = None
+    if concurrent and index == 0:
+        # detector batches of one frame: the landmark pass waits for the scan to pass each frame
+        scanner = Scanner(nets, info, start, end, batch=1, progress=progress)
+        thread = threading.Thread(target=scanner.run, daemon=True)
+        thread.start()
+        try:
+            follow = ProvisionalFollow(scanner, info.fps)
+            result = _landmark_pass(nets, info, start, end, follow, progress, warn, on_frame)
+        except _Crowded:
+            pass
+        except BaseException:
+            scanner.stop()
+            raise
+        finally:
+            thread.join()
+        tracks = scanner.tracks()
+    else:
+        tracks = scan_people(nets, info, start, end, progress)
     if not tracks:
         raise BadInput("no person found in the video")
-    index = 0 if person is None else person
     if not 0 <= index < len(tracks):
         raise BadInput(f"--person {index}: only {len(tracks)} person track(s) found (0..{len(tracks) - 1})")
-    track = tracks[index]
-    max_gap = int(round(2 * info.fps))
-    views = bp.detector_windows(info.width, info.height)
+    final = Follow(tracks, index, info.fps)
+    if result is None or not follow.agrees(final):
+        if follow is not None and on_restart is not None:
+            on_restart()
+        result = _landmark_pass(nets, info, start, end, final, progress, warn, on_frame)
+    joints2d, valid, presence = result
+    if not valid.any():
+        raise BadInput("no person found in the video")
+    return Capture2D(joints2d, valid, presence, start, tracks, index)
 
+
+def _once(warn: Callable[[str], None]) -> Callable[[str], None]:
+    seen: set[str] = set()
+
+    def warn_once(message: str) -> None:
+        if message not in seen:
+            seen.add(message)
+            warn(message)
+    return warn_once
+
+
+def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow: Follow,
+                   progress: Callable[[str, int, int], None] | None,
+                   warn: Callable[[str], None] | None,
+                   on_frame: Callable[[int, np.ndarray | None, np.ndarray | None], None] | None,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass 2: landmarks on every frame, following `follow`'s person. Returns joints2d, valid, presence."""
+    views = bp.detector_windows(info.width, info.height)
     total = end - start
     joints2d = np.zeros((total, bp.NUM_KEYPOINTS, 3), np.float32)
     presence = np.zeros((total, bp.NUM_KEYPOINTS), np.float32)
@@ -178,7 +382,7 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
         # Sequential tracking's results at batched speed while the person moves steadily.
         guesses = {}
         if roi is not None:
-            todo = [(i, f) for i, f in chunk if f is not None and track.alive_at(i, max_gap)]
+            todo = [(i, f) for i, f in chunk if f is not None and follow.alive(i)]
             if len(todo) > 1:
                 crops = np.stack([bp.landmark_input(f, roi) for _, f in todo])
                 raws, flags = nets.landmarks(crops)
@@ -188,21 +392,21 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
             points = None
             if frame is None:
                 roi = None  # undecodable frame: invalid, and re-anchor on the next good one
-            elif track.alive_at(i, max_gap):
-                det = track.detection_at(i)
+            elif follow.alive(i):
+                det = follow.detection(i)
                 if roi is None or det is not None:
-                    anchor = det if det is not None else _find_on_track(nets, frame, views, track, info.fps, i)
+                    anchor = det if det is not None else _find_on_track(nets, frame, views, follow, i)
                     if roi is None and anchor is not None:
                         roi = bp.roi_from_detection(anchor)
                 if roi is not None:
                     points = _landmarks(nets, frame, roi, guess)
                     if points is not None and det is not None and not _same_person(points, det):
                         points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor
-                    if points is not None and (_stolen(points, det, tracks, track, i)
+                    if points is not None and (follow.stolen(points, det, i)
                                                or _jumped(points, det, last, i, info.fps)):
                         points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
                     elif points is None and det is None:
-                        anchor = _find_on_track(nets, frame, views, track, info.fps, i)  # lost: look again
+                        anchor = _find_on_track(nets, frame, views, follow, i)  # lost: look again
                         if anchor is not None:
                             points = _landmarks(nets, frame, bp.roi_from_detection(anchor))
                 roi = bp.roi_from_landmarks(points) if points is not None else None
@@ -219,9 +423,7 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
                 on_frame(i, frame, points)
             if progress:
                 progress("landmarks", k + 1, total)
-    if not valid.any():
-        raise BadInput("no person found in the video")
-    return Capture2D(joints2d, valid, presence, start, tracks, index)
+    return joints2d, valid, presence
 
 
 def _chunks(it, n: int):
@@ -287,9 +489,9 @@ def _stolen(points: np.ndarray, det: bp.Detection | None, tracks: list[Track], o
     return False
 
 
-def _find_on_track(nets: PoseNets, frame: np.ndarray, views: list[bp.Letterbox], track: Track, fps: float,
+def _find_on_track(nets: PoseNets, frame: np.ndarray, views: list[bp.Letterbox], follow: Follow,
                    i: int) -> bp.Detection | None:
     """Run the detector on this frame and return the detection that continues the followed track."""
     boxes, scores = nets.detect(np.stack([bp.detector_input(frame, lb) for lb in views]))
     dets = bp.decode_detections(list(zip(boxes, scores)), views)
-    return track.closest(dets, i, fps)
+    return follow.closest(dets, i)
