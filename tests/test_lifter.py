@@ -17,6 +17,10 @@ from engine.motion.rotations import forward_kinematics
 from engine.motion.take3d import complete_take
 
 MOCAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mocap"
+# regression guards for the committed weights, a margin beyond what they measured: contacts F1 0.91, feet
+# 1.8 cm off the floor during contacts, Hips height 4.5 cm off (test_heldout_takes_stand_on_the_floor); up
+# direction 2.5 degrees off (test_up_direction)
+F1_MIN, FEET_OFF_MAX_CM, HIPS_HEIGHT_MAX_CM, UP_MAX_DEG = 0.8, 3.0, 6.0, 6.0
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +77,22 @@ def test_model_shapes() -> None:
     for widths, rf in (((3, 3, 3, 3), 81), ((1, 1, 1, 1), 1)):
         m = TemporalLifter(widths, channels=32).eval()
         assert m.receptive_field == rf
-        pose, traj = m(torch.zeros(2, D.FEATURES, rf + 9))
-        assert pose.shape == (2, 10, 26, 3) and traj.shape == (2, 10, 3)
+        pose, traj, up = m(torch.zeros(2, D.FEATURES, rf + 9))
+        assert pose.shape == (2, 10, 26, 3) and traj.shape == (2, 10, 3) and up.shape == (2, 10, 3)
+    assert TemporalLifter(channels=32, up_head=False).eval()(torch.zeros(1, D.FEATURES, 81))[2] is None
+
+
+def test_features_do_not_change_with_the_distance() -> None:
+    """The same pose seen twice as far away (half the 2D size) gives the same pose features; only the
+    log 2D size feature moves, by log 2."""
+    rng = np.random.default_rng(2)
+    kp = np.concatenate([rng.normal(0, 0.1, (40, 33, 2)), rng.uniform(0.8, 1, (40, 33, 1))], -1)
+    far = kp.copy()
+    far[..., :2] *= 0.5
+    a, b = D.features(kp), D.features(far)
+    n = 33 * 3
+    assert np.allclose(a[:, :n], b[:, :n], atol=1e-5)
+    assert np.allclose(a[:, n] - b[:, n], np.log(2), atol=1e-5)
 
 
 def test_committed_weights(lifter) -> None:
@@ -96,26 +114,48 @@ def test_short_clips_and_gaps(lifter, held) -> None:
     assert pa_mpjpe(one[:, 1:], gt[60:61, 1:])[0] < 0.12
     # a 12-frame gap (keypoints garbage, frames invalid) is bridged smoothly
     valid = np.ones(120, bool)
-    valid[50:62] = False
+    valid[80:92] = False
     bad = kp.copy()
-    bad[50:62] = np.random.default_rng(0).uniform(-1, 1, bad[50:62].shape)
+    bad[80:92] = np.random.default_rng(0).uniform(-1, 1, bad[80:92].shape)
     pose_gap, _ = lifter.predict(bad, valid)
     pose_all, _ = lifter.predict(kp, np.ones(120, bool))
-    err_gap = np.linalg.norm(pose_gap[50:62] - gt[50:62], axis=-1).mean()
+    err_gap = np.linalg.norm(pose_gap[80:92] - gt[80:92], axis=-1).mean()
     assert err_gap < 0.15
-    # frames more than half the receptive field away from the gap do not see it at all
-    far = np.r_[0:10, 102:120]
-    assert np.abs(pose_gap[far] - pose_all[far]).max() < 1e-5
+    # frames further from the gap than half the receptive field plus half the 2D-size average do not see it
+    far = np.arange(80 - lifter.receptive_field // 2 - D.SCALE_SMOOTH // 2)
+    assert far.size > 20 and np.abs(pose_gap[far] - pose_all[far]).max() < 1e-5
 
 
 def test_heldout_accuracy(lifter, held) -> None:
     """Four held-out clips, one camera: a regression guard for the committed weights (the model card's table
-    holds the full evaluation; these clips measured 76 / 50 mm MPJPE / PA-MPJPE with exact 2D)."""
+    holds the full evaluation; these clips measured 61 / 40 mm MPJPE / PA-MPJPE with exact 2D, 66 mm with
+    noisy 2D, acceleration errors 3.0 and 11.0 mm/frame^2)."""
     pick = [next(c for c in held if c.motion == m) for m in ("walk", "bow", "bye", "run")]
     res = evaluate({"tcn": lifter}, pick, cameras=1, seed=7)["tcn"]
-    assert res["exact"]["mpjpe"] < 95.0 and res["exact"]["pa_mpjpe"] < 65.0
-    assert res["noisy"]["mpjpe"] < 100.0
-    assert res["exact"]["accel"] < 6.0 and res["noisy"]["accel"] < 20.0
+    assert res["exact"]["mpjpe"] < 72.0 and res["exact"]["pa_mpjpe"] < 48.0
+    assert res["noisy"]["mpjpe"] < 78.0
+    assert res["exact"]["accel"] < 5.0 and res["noisy"]["accel"] < 16.0
+
+
+def test_heldout_takes_stand_on_the_floor(held) -> None:
+    """The capture's 3D (levelled with the up head, contacts, grounding) on four held-out clips with noisy
+    2D: contacts found, feet on the floor while they are down (a regression guard; the model card's
+    evaluation covers all held-out clips)."""
+    from engine.lifter.evaluate import evaluate_takes
+    pick = [next(c for c in held if c.motion == m) for m in ("walk", "bow", "bye", "run")]
+    res = evaluate_takes(WEIGHTS, pick, seed=3)
+    assert res["contact_f1"] > F1_MIN and res["feet_off_floor_cm"] < FEET_OFF_MAX_CM
+    assert res["hips_height_cm"] < HIPS_HEIGHT_MAX_CM
+
+
+def test_up_direction(lifter, held) -> None:
+    """The up head tells how the camera is tilted (a held-out walk, a random camera)."""
+    clip = next(c for c in held if c.motion == "walk")
+    synth = D.Synth([clip], np.random.default_rng(11))
+    b = synth.view(clip.points[None, :200].astype(np.float64), np.array([True]))
+    _, _, up = lifter.lift(b.kp2d[0], b.valid[0])
+    mean = up.mean(0) / np.linalg.norm(up.mean(0))
+    assert np.degrees(np.arccos(np.clip(mean @ b.up[0], -1, 1))) < UP_MAX_DEG
 
 
 def _pixels(b: D.Batch, w: int = 1920, h: int = 1080) -> np.ndarray:

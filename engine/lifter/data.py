@@ -37,7 +37,9 @@ LIFTER_JOINTS = np.arange(1, sk.J)  # every canonical joint but Root; Hips first
 NJ = len(LIFTER_JOINTS)
 NK = kp.K
 NOMINAL_HFOV_DEG = 60.0
-FEATURES = NK * 3 + 2  # hip-relative x, y and confidence per keypoint, plus the hip centre x, y
+# per keypoint x, y (hip-relative, over the body's 2D size) and confidence; log 2D size; hip centre x, y
+FEATURES = NK * 3 + 3
+SCALE_SMOOTH = 31  # frames over which the body's 2D size is averaged
 L_HIP, R_HIP = kp.KEYPOINT_NAMES.index("left_hip"), kp.KEYPOINT_NAMES.index("right_hip")
 CACHE_VERSION = 1
 
@@ -106,6 +108,20 @@ def split(clips: list[Clip]) -> tuple[list[Clip], list[Clip]]:
 # parents of the combined point set (27 joints + 33 keypoints), for bone-length scaling
 POINT_PARENTS = np.concatenate([sk.PARENTS, kp.KEYPOINT_ATTACH])
 POINT_MIRROR = np.concatenate([sk.MIRROR, kp.KEYPOINT_MIRROR + sk.J])
+
+
+def _chains(parents: np.ndarray) -> np.ndarray:
+    """(P, P) float32: [j, k] = 1 when bone k (from parents[k] to k) lies on the chain from the root to j."""
+    m = np.zeros((parents.size, parents.size), np.float32)
+    for j in range(parents.size):
+        k = j
+        while parents[k] >= 0:
+            m[j, k] = 1.0
+            k = parents[k]
+    return m
+
+
+POINT_CHAINS = _chains(POINT_PARENTS)
 # bone groups scaled together: 0 spine/neck, 1 head, 2 upper arms, 3 forearms+hands, 4 thighs, 5 shins, 6 feet
 _GROUP = {"Spine": 0, "Chest": 0, "Neck": 0, "Head": 1, "Nose": 1, "Shoulder": 0, "UpperArm": 2,
           "LowerArm": 2, "Hand": 3, "UpperLeg": 0, "LowerLeg": 4, "Foot": 5, "Toes": 6, "ToeTip": 6,
@@ -118,6 +134,8 @@ _SWAP_LEGS = [(kp.KEYPOINT_NAMES.index(f"left_{n}"), kp.KEYPOINT_NAMES.index(f"r
 _SWAP_ARMS = [(kp.KEYPOINT_NAMES.index(f"left_{n}"), kp.KEYPOINT_NAMES.index(f"right_{n}"))
               for n in ("elbow", "wrist", "pinky", "index", "thumb")]
 _SMALL_PARTS = ("pinky", "index", "thumb", "wrist", "heel", "eye", "ear", "mouth")
+_LIMBS = [kp.KEYPOINT_NAMES.index(f"{side}_{n}") for side in ("left", "right")
+          for n in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")]
 _EXTREMITY = np.array([i for i, n in enumerate(kp.KEYPOINT_NAMES) if any(w in n for w in _SMALL_PARTS)])
 
 
@@ -155,12 +173,35 @@ def interpolate_gaps(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return flat_x.reshape(x.shape)
 
 
+def body_scale(kp2d: np.ndarray) -> np.ndarray:
+    """2D size of the body per frame: confidence-weighted RMS distance of the 12 limb keypoints (shoulders,
+    elbows, wrists, hips, knees, ankles) from the hip centre, averaged in log space over 31 frames.
+
+    kp2d: (..., T, 33, 3) -> (..., T). The average keeps the detector's jitter out of the scale; what is left
+    follows the distance to the camera, not the pose of a single frame.
+    """
+    hip = 0.5 * (kp2d[..., L_HIP, :2] + kp2d[..., R_HIP, :2])
+    d2 = np.sum((kp2d[..., _LIMBS, :2] - hip[..., None, :]) ** 2, axis=-1)
+    w = kp2d[..., _LIMBS, 2] + 1e-3
+    log_s = 0.5 * np.log(np.maximum(np.sum(w * d2, -1) / np.sum(w, -1), 1e-8))
+    T = log_s.shape[-1]
+    half = min(SCALE_SMOOTH // 2, T - 1)
+    padded = np.concatenate([np.repeat(log_s[..., :1], half, -1), log_s,
+                             np.repeat(log_s[..., -1:], half, -1)], -1)
+    c = np.cumsum(np.concatenate([np.zeros(log_s.shape[:-1] + (1,)), padded], -1), -1)
+    return np.exp((c[..., 2 * half + 1:] - c[..., :-2 * half - 1]) / (2 * half + 1))
+
+
 def features(kp2d: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Network input from normalised 2D keypoints.
 
     kp2d: (..., T, 33, 3) x_n, y_n (see module docstring) and confidence; valid: (..., T) bool or None.
     Invalid frames are filled by interpolation and get confidence 0. Returns (..., T, FEATURES) float32:
-    per keypoint x, y relative to the hip centre, then 33 confidences, then the hip centre x, y.
+    per keypoint x, y relative to the hip centre and divided by the body's 2D size (`body_scale`), then 33
+    confidences, then the log of the body's 2D size, then the hip centre x, y (always last: the trajectory
+    head decodes the root along the ray through it). Dividing by the 2D size makes the pose input the same
+    whether the person is near or far and whatever the focal length, so the network does not have to learn
+    every pose at every size.
     """
     kp2d = np.asarray(kp2d, dtype=np.float32)
     shape = kp2d.shape
@@ -170,8 +211,10 @@ def features(kp2d: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         flat[..., 2] = np.where(valid[..., None], flat[..., 2], 0.0)
         kp2d = flat
     hip = 0.5 * (kp2d[..., L_HIP, :2] + kp2d[..., R_HIP, :2])
-    rel = kp2d[..., :2] - hip[..., None, :]
-    return np.concatenate([rel.reshape(shape[:-2] + (-1,)), kp2d[..., 2], hip], axis=-1).astype(np.float32)
+    scale = body_scale(kp2d)
+    rel = (kp2d[..., :2] - hip[..., None, :]) / scale[..., None, None]
+    return np.concatenate([rel.reshape(shape[:-2] + (-1,)), kp2d[..., 2], np.log(scale)[..., None], hip],
+                          axis=-1).astype(np.float32)
 
 
 def normalise_pixels(joints2d: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
@@ -188,13 +231,15 @@ def normalise_pixels(joints2d: np.ndarray, image_size: tuple[int, int]) -> np.nd
 class Batch:
     """x: (B, T, FEATURES) float32; pose: (B, T, NJ, 3) camera-space, Hips-relative, metres;
     root: (B, T, 3) Hips in camera space, metres; kp2d: (B, T, 33, 3) normalised 2D + confidence;
-    valid: (B, T) bool, frames where the person was "detected"."""
+    valid: (B, T) bool, frames where the person was "detected"; up: (B, 3) the world's up direction in
+    camera space (unit; the camera is still during a window)."""
 
     x: np.ndarray
     pose: np.ndarray
     root: np.ndarray
     kp2d: np.ndarray
     valid: np.ndarray | None = None
+    up: np.ndarray | None = None
 
 
 class Synth:
@@ -209,7 +254,7 @@ class Synth:
         """(n, length, 60, 3) windows: random clip, frame rate 20-60 fps, start, mirror, bone scale."""
         rng = self.rng
         p_clip = self.lengths / self.lengths.sum()
-        out = np.empty((n, length, POINT_PARENTS.size, 3), dtype=np.float64)
+        out = np.empty((n, length, POINT_PARENTS.size, 3), dtype=np.float32)
         pad = length // 2
         for b in range(n):
             clip = self.clips[rng.choice(len(self.clips), p=p_clip)]
@@ -225,16 +270,16 @@ class Synth:
         mirror = rng.random(n) < 0.5
         out[mirror] = out[mirror][:, :, POINT_MIRROR]
         out[mirror, :, :, 0] *= -1
-        # bone lengths: one overall scale (height 1.46-1.98 m) and one factor per bone group
-        overall = rng.uniform(0.85, 1.15, n)
-        group = rng.uniform(0.9, 1.1, (n, POINT_GROUP.max() + 1))
+        # bone lengths: one overall scale (height 1.46-1.98 m) and one factor per bone group; a point is its
+        # root plus the sum of the scaled bones on its chain (POINT_CHAINS), one matrix product for all
+        overall = rng.uniform(0.85, 1.15, n).astype(np.float32)
+        group = rng.uniform(0.9, 1.1, (n, POINT_GROUP.max() + 1)).astype(np.float32)
         s = group[:, POINT_GROUP]  # (n, 60)
-        rel = out - out[:, :, np.maximum(POINT_PARENTS, 0)]
-        new = np.empty_like(out)
-        for j, par in enumerate(POINT_PARENTS):
-            new[:, :, j] = out[:, :, j] if par < 0 else new[:, :, par] + s[:, None, j, None] * rel[:, :, j]
-        root = new[:, :, :1]
-        return root + overall[:, None, None, None] * (new - root)
+        rel = (out - out[:, :, np.maximum(POINT_PARENTS, 0)]) * s[:, None, :, None]
+        root = out[:, :, :1]
+        P = POINT_PARENTS.size
+        chained = (POINT_CHAINS @ rel.transpose(2, 0, 1, 3).reshape(P, -1)).reshape(P, n, length, 3)
+        return root + overall[:, None, None, None] * chained.transpose(1, 2, 0, 3)
 
     def cameras(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Random cameras for windows pts (B, T, 60, 3).
@@ -272,16 +317,17 @@ class Synth:
         """
         rng = self.rng
         B, T = uv.shape[:2]
-        sigma = (rng.uniform(0.003, 0.015, B) * size)[:, None, None, None]
+        sigma = (rng.uniform(0.003, 0.015, B) * size)[:, None, None, None].astype(np.float32)
         scale = np.ones(NK)
         scale[_EXTREMITY] = 1.6
-        jitter = rng.normal(0, 1, uv.shape) * sigma * scale[:, None]
+        jitter = rng.standard_normal(uv.shape, dtype=np.float32) * sigma * scale[:, None]
         # slowly varying bias per keypoint (a detector's systematic offset)
         bias = rng.normal(0, 1, (B, 1, NK, 2)) * sigma * 0.8
-        drift = np.cumsum(rng.normal(0, 1, uv.shape), axis=1) * sigma * 0.05
+        drift = np.cumsum(rng.standard_normal(uv.shape, dtype=np.float32), axis=1) * sigma * 0.05
         drift -= drift.mean(1, keepdims=True)
         out = uv + jitter + bias + drift
-        conf = rng.uniform(0.55, 1.0, (B, T, NK)).astype(np.float64)
+        # BlazePose reports 0.87-1.0 for points it sees (measured on the shared videos); lower for the rest
+        conf = rng.uniform(0.75, 1.0, (B, T, NK)).astype(np.float32)
         # left/right swaps of legs or arms for a few frames
         for b in np.nonzero(rng.random(B) < 0.3)[0]:
             for _ in range(rng.integers(1, 4)):
@@ -306,9 +352,10 @@ class Synth:
     def view(self, pts: np.ndarray, clean: np.ndarray) -> Batch:
         """Windows pts (B, T, 60, 3) through random cameras; clean: (B,) bool, exact 2D without noise."""
         R, cam, k = self.cameras(pts)
-        pc = np.einsum("bij,btkj->btki", R, pts - cam[:, None, None])
+        Rt = R.transpose(0, 2, 1)[:, None].astype(np.float32)
+        pc = np.matmul(pts - cam[:, None, None].astype(np.float32), Rt)
         z = np.maximum(pc[..., 2:3], 0.1)
-        uv = k[:, None, None, None] * pc[..., :2] / z
+        uv = k[:, None, None, None].astype(np.float32) * pc[..., :2] / z
         kp_uv = uv[:, :, sk.J:]
         size = k * 1.7 / pc[:, :, sk.INDEX["Hips"], 2].mean(1)
         noisy, valid = self.noise(kp_uv, size)
@@ -318,8 +365,9 @@ class Synth:
         joints = pc[:, :, LIFTER_JOINTS]
         root = joints[:, :, 0].copy()
         x = features(noisy, valid)
+        up = R[:, :, 1]  # world +Y in camera axes (x right, y down, z forward)
         return Batch(x, (joints - root[:, :, None]).astype(np.float32), root.astype(np.float32),
-                     noisy.astype(np.float32), valid)
+                     noisy.astype(np.float32), valid, up.astype(np.float32))
 
     def batch(self, n: int, length: int, clean_fraction: float = 0.2) -> Batch:
         """n windows of `length` frames with targets."""

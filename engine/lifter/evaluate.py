@@ -6,7 +6,8 @@ noise (jitter, left/right swaps, dropped points, missed frames; the same noise m
 Metrics over all frames and the 25 joints other than the Hips, in millimetres:
 MPJPE (Hips-relative), PA-MPJPE (after a similarity Procrustes alignment per frame), N-MPJPE (after the best
 scale per frame), root position error (Hips in camera space), acceleration error (Hips-relative joints,
-second differences, mm/frame^2).
+second differences, mm/frame^2), up error (angle between the predicted and the true up direction of the
+world in camera space, averaged over the clip as the capture does, degrees; weights without the up head: -).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 
 from .train import DEFAULT_CACHE, DEFAULT_MOCAP
 
-METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "root", "accel")
-UNITS = {"mpjpe": "mm", "pa_mpjpe": "mm", "n_mpjpe": "mm", "root": "mm", "accel": "mm/frame^2"}
+METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "root", "accel", "up")
+UNITS = {"mpjpe": "mm", "pa_mpjpe": "mm", "n_mpjpe": "mm", "root": "mm", "accel": "mm/frame^2", "up": "deg"}
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -72,7 +73,7 @@ def evaluate(lifters: dict, clips: list, cameras: int = 2, seed: int = 0) -> dic
                 b = synth.view(pts, np.array([cond == "exact"]))
                 gt_pose, gt_root = b.pose[0, :, 1:], b.root[0]
                 for name, lifter in lifters.items():
-                    pose, root = lifter.predict(b.kp2d[0], b.valid[0])
+                    pose, root, up = lifter.lift(b.kp2d[0], b.valid[0])
                     pose = pose[:, 1:]
                     vals = {"mpjpe": mpjpe(pose, gt_pose), "pa_mpjpe": pa_mpjpe(pose, gt_pose),
                             "n_mpjpe": n_mpjpe(pose, gt_pose),
@@ -82,18 +83,78 @@ def evaluate(lifters: dict, clips: list, cameras: int = 2, seed: int = 0) -> dic
                         sums[name][cond][k] += float(v.sum()) * 1000.0
                         if name == next(iter(lifters)):
                             counts[cond][k] += v.size
+                    if up is None:
+                        sums[name][cond]["up"] = float("nan")
+                    else:
+                        mean_up = up.mean(0) / np.linalg.norm(up.mean(0))
+                        angle = np.degrees(np.arccos(np.clip(mean_up @ b.up[0], -1.0, 1.0)))
+                        sums[name][cond]["up"] += float(angle)  # one value per clip and camera
+                    if name == next(iter(lifters)):
+                        counts[cond]["up"] += 1
     return {m: {c: {k: sums[m][c][k] / max(counts[c][k], 1) for k in METRICS} for c in sums[m]} for m in sums}
+
+
+def true_contacts(points: np.ndarray, fps: float) -> np.ndarray:
+    """Contacts of mocap joints (T, 27, 3): heel/toe within 5 cm of the clip's floor (its 2nd percentile)
+    and slower than 0.4 m/s. (T, 4) bool."""
+    from .. import skeleton as sk
+
+    p = np.asarray(points, dtype=np.float64)[:, sk.CONTACT_JOINTS]
+    if p.shape[0] < 2:
+        return p[..., 1] - p[..., 1].min() < 0.05
+    speed = np.linalg.norm(np.gradient(p, axis=0), axis=-1) * fps
+    return (p[..., 1] - np.percentile(p[..., 1], 2) < 0.05) & (speed < 0.4)
+
+
+def evaluate_takes(weights, clips: list, seed: int = 0, max_frames: int = 450) -> dict:
+    """What the capture makes of the lifter's output (`motion.take3d.complete_take`: levelling, floor,
+    contacts, grounding), on noisy 2D through one random camera per clip (the first `max_frames` frames).
+
+    Returns contact precision, recall and F1 against `true_contacts`, and in centimetres how far the feet
+    are from the floor during true contacts and the error of the Hips' height above the floor.
+    """
+    from .. import skeleton as sk
+    from ..motion.contacts import FLOOR_CLEARANCE
+    from ..motion.take3d import complete_take
+    from . import data as D
+
+    tp = fp = fn = 0
+    feet, hips = [], []
+    for ci, clip in enumerate(clips):
+        T = min(max_frames, clip.points.shape[0])
+        gt = clip.points[:T, :sk.J].astype(np.float64)
+        synth = D.Synth([clip], np.random.default_rng([seed, ci, 0]))
+        b = synth.view(clip.points[None, :T].astype(np.float64), np.array([False]))
+        w, h = 1920, 1080
+        f = 0.5 * max(w, h) / np.tan(np.radians(D.NOMINAL_HFOV_DEG / 2))
+        px = b.kp2d[0].copy()
+        px[..., 0] = px[..., 0] * f + w / 2
+        px[..., 1] = px[..., 1] * f + h / 2
+        take = complete_take(px, b.valid[0], (w, h), clip.fps, weights)
+        truth, found = true_contacts(gt, clip.fps), take["contacts"]
+        tp += int((truth & found).sum())
+        fp += int((found & ~truth).sum())
+        fn += int((truth & ~found).sum())
+        feet.append(np.abs(take["joints3d"][:, sk.CONTACT_JOINTS, 1][truth] - FLOOR_CLEARANCE))
+        floor = np.percentile(gt[:, sk.CONTACT_JOINTS, 1], 2) - FLOOR_CLEARANCE
+        hips.append(np.abs(take["joints3d"][:, sk.INDEX["Hips"], 1] - (gt[:, sk.INDEX["Hips"], 1] - floor)))
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"contact_precision": precision, "contact_recall": recall,
+            "contact_f1": 2 * precision * recall / max(precision + recall, 1e-9),
+            "feet_off_floor_cm": float(np.concatenate(feet).mean() * 100),
+            "hips_height_cm": float(np.concatenate(hips).mean() * 100)}
 
 
 def format_table(results: dict) -> str:
     """Markdown table of `evaluate` results."""
-    head = "| model | 2D | MPJPE | PA-MPJPE | N-MPJPE | root error | accel error |"
-    rows = [head, "|---|---|---|---|---|---|---|"]
+    head = "| model | 2D | MPJPE | PA-MPJPE | N-MPJPE | root error | accel error | up error |"
+    rows = [head, "|---|---|---|---|---|---|---|---|"]
     for m, conds in results.items():
         for c, v in conds.items():
+            up = "-" if np.isnan(v["up"]) else f"{v['up']:.1f}"
             rows.append(f"| {m} | {c} | {v['mpjpe']:.1f} | {v['pa_mpjpe']:.1f} | {v['n_mpjpe']:.1f} | "
-                        f"{v['root']:.1f} | {v['accel']:.2f} |")
-    return "\n".join(rows) + "\n(mm; acceleration error in mm/frame^2)"
+                        f"{v['root']:.1f} | {v['accel']:.2f} | {up} |")
+    return "\n".join(rows) + "\n(mm; acceleration error in mm/frame^2; up error in degrees)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,10 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out: {len(held)} clips, {frames} frames, {args.cameras} cameras each "
           f"({time.time() - t:.0f} s)")
     print(format_table(res))
+    t = time.time()
+    takes = evaluate_takes(args.weights, held, args.seed)
+    print(f"\ntakes (complete_take on noisy 2D, one camera, first 450 frames of each clip, "
+          f"{time.time() - t:.0f} s): contacts precision {takes['contact_precision']:.3f} "
+          f"recall {takes['contact_recall']:.3f} F1 {takes['contact_f1']:.3f}; feet off the floor during true "
+          f"contacts {takes['feet_off_floor_cm']:.1f} cm; Hips height error {takes['hips_height_cm']:.1f} cm")
     if args.json:
         with atomic_write(args.json, "w") as fh:
-            json.dump({"clips": len(held), "frames": frames, "cameras": args.cameras, "results": res}, fh,
-                      indent=1)
+            json.dump({"clips": len(held), "frames": frames, "cameras": args.cameras, "results": res,
+                       "takes": takes}, fh, indent=1)
     return 0
 
 

@@ -1,9 +1,10 @@
 """The lifter network: a dilated temporal convolution network (after VideoPose3D) with a trajectory head.
 
-Input (B, F, T) features from `data.features` (hip-relative 2D, confidences, hip centre); output for each of
-the T - (receptive field - 1) frames the Hips-relative 3D pose of the 26 lifter joints and the Hips position
-in camera space. Filter widths (3, 3, 3, 3) give a receptive field of 81 frames; widths (1, 1, 1, 1) give the
-single-frame baseline with the same depth and width.
+Input (B, F, T) features from `data.features` (hip-relative 2D over the body's 2D size, confidences, log
+2D size, hip centre); output for each of the T - (receptive field - 1) frames the Hips-relative 3D pose of
+the 26 lifter joints, the Hips position in camera space and the world's up direction in camera space.
+Filter widths (3, 3, 3, 3) give a receptive field of 81 frames; widths (1, 1, 1, 1) give the single-frame
+baseline with the same depth and width.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class TemporalLifter(nn.Module):
     """widths: filter width per layer; channels: hidden width; the receptive field is prod(widths)."""
 
     def __init__(self, widths: tuple[int, ...] = (3, 3, 3, 3), channels: int = 256, dropout: float = 0.1,
-                 in_features: int = FEATURES, joints: int = NJ):
+                 in_features: int = FEATURES, joints: int = NJ, up_head: bool = True):
         super().__init__()
         self.widths = tuple(int(w) for w in widths)
         self.channels = channels
@@ -43,6 +44,8 @@ class TemporalLifter(nn.Module):
         self.traj_head = nn.Conv1d(channels, 3, 1)
         nn.init.zeros_(self.traj_head.weight)
         nn.init.zeros_(self.traj_head.bias)
+        # the world's up direction in camera space: how the camera is tilted, for levelling the take
+        self.up_head = nn.Conv1d(channels, 3, 1) if up_head else None
 
     @torch.no_grad()
     def fuse_batchnorm(self) -> TemporalLifter:
@@ -64,8 +67,9 @@ class TemporalLifter(nn.Module):
     def receptive_field(self) -> int:
         return math.prod(self.widths)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (B, FEATURES, T) -> pose (B, T', NJ, 3) Hips-relative metres, traj (B, T', 3) raw head output.
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """x: (B, FEATURES, T) -> pose (B, T', NJ, 3) Hips-relative metres, traj (B, T', 3) raw head output,
+        up (B, T', 3) unnormalised up direction in camera space (None without the up head).
 
         T' = T - receptive_field + 1. `decode_root` turns the raw trajectory output into a camera position.
         """
@@ -77,7 +81,8 @@ class TemporalLifter(nn.Module):
         pose = self.pose_head(h).permute(0, 2, 1).reshape(h.shape[0], h.shape[2], self.joints, 3)
         pose = pose - pose[:, :, :1]  # joint 0 is Hips: exactly zero
         traj = self.traj_head(h).permute(0, 2, 1)
-        return pose, traj
+        up = self.up_head(h).permute(0, 2, 1) if self.up_head is not None else None
+        return pose, traj, up
 
 
 def decode_root(traj: torch.Tensor, hip2d: torch.Tensor) -> torch.Tensor:

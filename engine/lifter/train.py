@@ -125,8 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     if args.resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=True)  # tensors, numbers and the args dict: no pickle
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
+        missing, unexpected = model.load_state_dict(ck["model"], strict=False)
+        if unexpected or any(not k.startswith("up_head.") for k in missing):
+            raise SystemExit(f"checkpoint {ckpt_path} does not fit the model: {missing or unexpected}")
+        opt_state = ck["opt"]
+        if missing:  # a checkpoint from before the up head (the last parameters): it starts fresh
+            opt_state["param_groups"][0]["params"] = list(range(len(list(model.parameters()))))
+            log("checkpoint has no up head: added")
+        opt.load_state_dict(opt_state)
         step, elapsed_before = ck["step"], ck["elapsed"]
         rng = np.random.default_rng([args.seed, step])
         log(f"resumed at step {step}, {elapsed_before / 60:.1f} min done")
@@ -134,13 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     val = D.Synth(held, np.random.default_rng(1234)).batch(128, rf - 1 + args.chunk, clean_fraction=0.5)
     meta = {"arch": arch, "widths": list(ARCHS[arch]), "channels": args.channels,
             "receptive_field": rf, "joints": [D.sk.JOINT_NAMES[j] for j in D.LIFTER_JOINTS],
-            "keypoints": "blazepose33", "nominal_hfov_deg": D.NOMINAL_HFOV_DEG, "features": D.FEATURES}
+            "keypoints": "blazepose33", "nominal_hfov_deg": D.NOMINAL_HFOV_DEG, "features": D.FEATURES,
+            "up_head": True}
 
     def evaluate_val() -> tuple[float, float]:
         model.eval()
         with torch.no_grad():
             x = torch.from_numpy(val.x).permute(0, 2, 1)
-            pose, traj = model(x)
+            pose, traj, _ = model(x)
             c = rf // 2
             hip2d = torch.from_numpy(val.x[:, c:c + args.chunk, -2:])
             root = decode_root(traj, hip2d)
@@ -189,12 +196,15 @@ def main(argv: list[str] | None = None) -> int:
         pose_gt = torch.from_numpy(b.pose[:, c:c + args.chunk])
         root_gt = torch.from_numpy(b.root[:, c:c + args.chunk])
         hip2d = torch.from_numpy(b.x[:, c:c + args.chunk, -2:])
-        pose, traj = model(x)
+        pose, traj, up = model(x)
         root = decode_root(traj, hip2d)
         loss_pose = (pose - pose_gt).norm(dim=-1).mean()
         # trajectory error weighted by 1/depth (VideoPose3D): far people are not allowed to dominate
         loss_root = ((root - root_gt).norm(dim=-1) / root_gt[..., 2].clamp(min=0.5)).mean()
-        loss = loss_pose + 0.5 * loss_root
+        # up direction: 1 - cosine of the angle to the camera's true up
+        up_gt = torch.from_numpy(b.up)[:, None]
+        loss_up = (1 - torch.nn.functional.cosine_similarity(up, up_gt.expand_as(up), dim=-1)).mean()
+        loss = loss_pose + 0.5 * loss_root + 0.2 * loss_up
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -204,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         run_n += 1
         if step % 50 == 0:
             log(f"step {step} lr {lr:.2e} pose {run_loss / run_n * 1000:.1f} mm "
-                f"root/z {loss_root.item():.3f} elapsed {elapsed / 60:.1f} min")
+                f"root/z {loss_root.item():.3f} up {loss_up.item():.4f} elapsed {elapsed / 60:.1f} min")
             run_loss, run_n = 0.0, 0
         if time.time() - last_save >= args.save_every * 60:
             save()

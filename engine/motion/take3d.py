@@ -10,15 +10,17 @@
    frames (held at the ends), so the rotation solve sees a continuous motion. The `valid` mask is unchanged:
    the caller keeps it in the take.
 3. Camera space (x right, y down, z forward) becomes world_yup by a half turn about X, then the camera's
-   pitch is removed by turning about X until the mean torso direction (Hips -> Neck) is vertical (camera
-   roll is assumed small); when the feet travel in depth (at least ~0.2 m spread) the lowest foot point of
+   pitch and roll are removed by turning the lifter's up direction (averaged over the clip) onto +Y
+   (weights without that output: turning about X until the mean torso direction Hips -> Neck is
+   vertical); when the feet travel in depth (at least ~0.2 m spread) the lowest foot point of
    each frame is fitted by a line, height over depth, and the pitch corrected until that line is level.
    The floor (y = 0) is put 2.2 cm below the 5th percentile of the lowest heel/toe point, and the first
    valid frame's Root is moved to x = z = 0. The person faces +Z when facing the camera.
 4. The subject's bone lengths are the median predicted lengths; `rest_offsets` are the canonical directions
    with those lengths. Rotations are solved (`rotations.solve_rotations`) and `joints3d` is the forward
    kinematics of the solution, so joints3d, rotations and rest_offsets agree exactly.
-5. Contacts from height and speed (`contacts.foot_contacts`).
+5. Contacts (`contacts.foot_contacts`), then the body is moved up or down so the feet in contact touch the
+   floor (`contacts.ground_feet`; between contacts the correction is interpolated).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from .. import skeleton as sk
 from ..errors import BadInput
-from .contacts import foot_contacts
+from .contacts import FLOOR_CLEARANCE, foot_contacts, ground_feet
 from .rotations import forward_kinematics, solve_rotations
 
 _LIFTERS: dict = {}
@@ -46,14 +48,31 @@ def _rot_x(angle: float) -> np.ndarray:
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
-def camera_to_world(joints_cam: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Camera-space joints (T, 27, 3) -> world_yup: half turn about X, pitch levelled, floor at y = 0,
-    first valid Root at x = z = 0. valid: (T,) bool (at least one True)."""
-    w = joints_cam * np.array([1.0, -1.0, -1.0])
-    torso = w[valid][:, sk.INDEX["Neck"]] - w[valid][:, sk.INDEX["Hips"]]
-    u = (torso / np.maximum(np.linalg.norm(torso, axis=-1, keepdims=True), 1e-9)).mean(0)
-    pitch = np.clip(np.arctan2(-u[2], u[1]), -np.radians(35), np.radians(35))
-    w = w @ _rot_x(pitch).T
+def _rotation_onto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation (3, 3) that turns unit vector a onto unit vector b."""
+    v, c = np.cross(a, b), float(np.dot(a, b))
+    if c < -0.999999:  # opposite: half turn about X (the only case here is an upside-down camera)
+        return _rot_x(np.pi)
+    k = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + k + k @ k / (1.0 + c)
+
+
+def camera_to_world(joints_cam: np.ndarray, valid: np.ndarray, up_cam: np.ndarray | None = None) -> np.ndarray:
+    """Camera-space joints (T, 27, 3) -> world_yup: half turn about X, camera tilt removed, floor at y = 0,
+    first valid Root at x = z = 0. valid: (T,) bool (at least one True); up_cam: (T, 3) the lifter's
+    estimate of the world's up direction in camera space, or None (then the mean torso is taken as up)."""
+    flip = np.array([1.0, -1.0, -1.0])
+    w = joints_cam * flip
+    if up_cam is not None:
+        # the camera's pitch and roll from the lifter's up direction, averaged over the clip (a still camera)
+        u = (up_cam[valid] * flip).mean(0)
+        u /= max(float(np.linalg.norm(u)), 1e-9)
+        w = w @ _rotation_onto(u, np.array([0.0, 1.0, 0.0])).T
+    else:
+        torso = w[valid][:, sk.INDEX["Neck"]] - w[valid][:, sk.INDEX["Hips"]]
+        u = (torso / np.maximum(np.linalg.norm(torso, axis=-1, keepdims=True), 1e-9)).mean(0)
+        pitch = np.clip(np.arctan2(-u[2], u[1]), -np.radians(35), np.radians(35))
+        w = w @ _rot_x(pitch).T
     # then the floor: the lowest foot point of each frame lies on it; when those points spread in depth
     # (walking towards or away from the camera) a line fit of height over depth gives the remaining pitch
     lowest = np.argmin(w[valid][:, sk.CONTACT_JOINTS, 1], axis=1)
@@ -69,7 +88,7 @@ def camera_to_world(joints_cam: np.ndarray, valid: np.ndarray) -> np.ndarray:
                 break
         w = w @ _rot_x(weight * np.clip(np.arctan(a), -np.radians(20), np.radians(20))).T
     feet = w[valid][:, sk.CONTACT_JOINTS, 1].min(1)
-    w[..., 1] -= np.percentile(feet, 5) - 0.022
+    w[..., 1] -= np.percentile(feet, 5) - FLOOR_CLEARANCE
     first = np.argmax(valid)
     w[..., [0, 2]] -= w[first, sk.INDEX["Root"], [0, 2]]
     return w
@@ -108,21 +127,24 @@ def complete_take(joints2d: np.ndarray, valid: np.ndarray, image_size: tuple[int
     if fps <= 0:
         raise BadInput(f"frame rate must be positive, got {fps}")
     T = joints2d.shape[0]
-    pose, root = _lifter(weights).predict(D.normalise_pixels(joints2d, image_size), valid)
+    pose, root, up = _lifter(weights).lift(D.normalise_pixels(joints2d, image_size), valid)
     cam = np.zeros((T, sk.J, 3))
     cam[:, D.LIFTER_JOINTS] = pose + root[:, None]
     cam[:, sk.INDEX["Root"]] = cam[:, sk.INDEX["Hips"]] - sk.REST_OFFSETS[sk.INDEX["Hips"]] * [1, -1, -1]
     cam = D.interpolate_gaps(cam.reshape(T, -1), valid).reshape(T, sk.J, 3).astype(np.float64)
-    world = camera_to_world(cam, valid)
+    world = camera_to_world(cam, valid, up)
     rest = subject_rest_offsets(world[valid])
     rotations, _ = solve_rotations(world, rest)
     root_pos = world[:, sk.INDEX["Hips"]] - rest[sk.INDEX["Hips"]]
     joints3d, _ = forward_kinematics(rest, rotations, root_pos)
+    contacts = foot_contacts(joints3d, fps)
+    lift = ground_feet(joints3d, contacts, fps)
+    joints3d[..., 1] += lift[:, None]
     return {
         "joint_names": list(sk.JOINT_NAMES),
         "parents": sk.PARENTS.copy(),
         "rest_offsets": rest.astype(np.float32),
         "joints3d": joints3d.astype(np.float32),
         "rotations": rotations.astype(np.float32),
-        "contacts": foot_contacts(joints3d, fps),
+        "contacts": contacts,
     }
