@@ -2,8 +2,8 @@
 
 Whole-sequence convolution: the sequence is edge-padded by half the receptive field on both sides (as
 VideoPose3D does), so any length works, one frame included. The mirrored sequence is run alongside and its
-answer mirrored back and averaged in. Invalid frames get their keypoints interpolated
-from the nearest valid frames and confidence 0 (the network was trained on such gaps).
+answer mirrored back and averaged in. Invalid frames get their keypoints interpolated from the nearest valid
+frames and confidence 0 (the network was trained on such gaps).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
 from .. import skeleton as sk
+from ..errors import ModelError
 from . import data as D
 from . import keypoints as kp
 
