@@ -13,12 +13,18 @@ def _progress(layout: bpy.types.UILayout, factor: float, text: str) -> None:
         layout.label(text=f"{text} ({factor:.0%})")
 
 
-class MONOCAP_PT_capture(bpy.types.Panel):
-    bl_label = "Capture"
-    bl_idname = "MONOCAP_PT_capture"
+class _Sidebar:
+    """Where the Monocap panels sit: the 3D View's sidebar (N), tab "Monocap" (Blender reads these from
+    mixins as it does in its own UI scripts)."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Monocap"
+
+
+class MONOCAP_PT_capture(_Sidebar, bpy.types.Panel):
+    bl_label = "Capture"
+    bl_idname = "MONOCAP_PT_capture"
 
     def draw(self, context: bpy.types.Context) -> None:
         s = context.scene.monocap
@@ -55,14 +61,11 @@ class MONOCAP_PT_capture(bpy.types.Panel):
         layout.operator("monocap.import_take", icon="IMPORT")
 
 
-class MONOCAP_PT_mmd(bpy.types.Panel):
+class MONOCAP_PT_mmd(_Sidebar, bpy.types.Panel):
     """MMD: a PMX model's skeleton, a take retargeted onto it, VMD in and out."""
 
     bl_label = "MMD"
     bl_idname = "MONOCAP_PT_mmd"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Monocap"
     bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 (Blender reads a set)
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -74,12 +77,9 @@ class MONOCAP_PT_mmd(bpy.types.Panel):
         row.operator("monocap.export_vmd", text="Export VMD", icon="EXPORT")
 
 
-class MONOCAP_PT_export(bpy.types.Panel):
+class MONOCAP_PT_export(_Sidebar, bpy.types.Panel):
     bl_label = "Export"
     bl_idname = "MONOCAP_PT_export"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Monocap"
     bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 (Blender reads a set)
 
     def draw(self, context: bpy.types.Context) -> None:
