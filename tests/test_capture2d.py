@@ -37,6 +37,51 @@ def test_roi_round_trip_maps_crop_centre_to_roi_centre():
     assert np.allclose(np.hypot(*(top - centre)), 200.0)
 
 
+def test_crop_through_bgra_matches_the_plain_warp(shared_data):
+    # landmark_input converts only the pixels the crop reads to BGRA (OpenCV's fast rotated warp): the crop
+    # must be the one a plain 3-channel warp of the whole frame gives, up to one level in a few values
+    import cv2
+
+    from engine.video import iter_frames
+
+    info = probe(shared_data / "video/pose2sim-single/cam01.mp4")
+    frame = next(iter_frames(info, 0, 1))[1]
+    rng = np.random.default_rng(0)
+    for _ in range(40):  # inside, across the border and entirely outside the frame, any angle
+        roi = bp.Roi(rng.uniform(-600, 1700), rng.uniform(-600, 2500), rng.uniform(40, 2500), rng.uniform(-4, 4))
+        plain = cv2.warpAffine(frame, bp.roi_matrix(roi), (256, 256), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        got = bp.landmark_input(frame, roi)
+        assert got.shape == (256, 256, 3) and got.dtype == np.float32
+        off = np.abs(np.rint(got * 255).astype(int) - cv2.cvtColor(plain, cv2.COLOR_BGR2RGB))
+        assert off.max() <= 1 and (off > 0).sum() <= 100
+
+
+def test_tracks_built_one_sighting_at_a_time_equal_the_batch_build():
+    from engine.detector.tracking import TrackBuilder, build_tracks
+
+    rng = np.random.default_rng(1)
+
+    def det(x, y, r=100.0, score=0.9):
+        return bp.Detection(score, np.zeros(4), np.array([[x, y], [x, y - r], [x, y - 0.5 * r], [x, y - r]]))
+
+    # one person walking, one standing, one who leaves for two seconds and comes back
+    sightings = []
+    for f in range(0, 600, 4):
+        dets = [det(100 + f, 500 + rng.normal(0, 3)), det(900 + rng.normal(0, 3), 400)]
+        if not 200 <= f < 264:
+            dets.append(det(500 + rng.normal(0, 3), 800))
+        sightings.append((f, dets))
+    builder = TrackBuilder(30.0)
+    for n, (f, dets) in enumerate(sightings):
+        builder.add(f, dets)
+        if n % 25 == 0 or n == len(sightings) - 1:
+            want, got = build_tracks(sightings[:n + 1], 30.0), builder.tracks()
+            assert [t.frames for t in got] == [t.frames for t in want]
+            assert all(a is b for tg, tw in zip(got, want) for a, b in zip(tg.detections, tw.detections))
+    assert len(builder.tracks()) == 3  # the one who came back is merged into one track
+
+
 @pytest.fixture(scope="module")
 def nets(model_paths):
     return PoseNets(model_paths["pose_detection"], model_paths["pose_landmark_full"], device="cpu")
@@ -72,6 +117,18 @@ def test_concurrent_scan_gives_the_two_pass_result(nets, shared_data, monkeypatc
     again = capture_2d(nets, info, 0, 30, on_restart=lambda: restarts.append(1))
     assert len(restarts) == 1
     assert np.array_equal(again.joints2d, two_pass.joints2d[:30]) and again.valid.all()
+
+
+def test_frames_too_large_for_the_shared_decoder_run_the_passes_in_turn(nets, shared_data, monkeypatch):
+    from engine.detector import capture2d
+
+    info = probe(shared_data / "video/pose2sim-single/cam01.mp4")
+    assert capture2d._FrameFeed.fits(info)  # 1080x1920 at 60 fps: about 190 MB of frames in the queue
+    assert not capture2d._FrameFeed.fits(capture2d.VideoInfo("x", 3840, 2160, 60.0, 100, 0))  # 4K at 60 fps
+    monkeypatch.setattr(capture2d, "FEED_MEMORY_MB", 1)
+    monkeypatch.setattr(capture2d, "ProvisionalFollow", None)  # never used: no concurrent pass
+    cap = capture_2d(nets, info, 0, 20)
+    assert np.array_equal(cap.joints2d, capture_2d(nets, info, 0, 20, concurrent=False).joints2d)
 
 
 def _hip_jumps(cap) -> float:

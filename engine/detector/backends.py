@@ -8,6 +8,7 @@ torch runs both; torch is the only GPU path.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -71,7 +72,9 @@ class PoseNets:
         # Only the landmarks and the pose flag are read: the segmentation and heatmap branches are pruned.
         self._lm = self._load(landmarks, lm_rt, threads, (0, 1))
         # The scan and the landmark pass run in two threads; a LiteRT interpreter must not be entered twice.
-        self._locks = {id(self._det): threading.Lock(), id(self._lm): threading.Lock()}
+        # Our torch graphs keep no state between calls: several threads may run one at once.
+        self._locks = {id(m): threading.Lock() if rt == "litert" else contextlib.nullcontext()
+                       for m, rt in ((self._det, det_rt), (self._lm, lm_rt))}
 
     def _load(self, path: Path, runtime: str, threads: int, outputs):
         if runtime == "litert":
@@ -81,6 +84,13 @@ class PoseNets:
         from ..tflite_torch import build_module
 
         return build_module(path, device=self.device, dtype=self._dtype, outputs=outputs)
+
+    @property
+    def parallel_landmarks(self) -> bool:
+        """Whether two threads may run the landmark graph at once to advantage (torch on a multi-core CPU)."""
+        import os
+
+        return self.runtimes["landmarks"] == "torch" and self.device == "cpu" and (os.cpu_count() or 1) > 1
 
     @property
     def name(self) -> str:

@@ -7,10 +7,9 @@ Two passes over the decoded stream, each with flat memory:
    when the landmarks drift onto someone else, and the detector runs again when the person is lost.
    Frames are cropped in small batches with a speculative ROI and kept only where it matches the exact one.
 Decoding runs in a thread beside the networks (OpenCV and the runtimes release the GIL). With `--person
-auto` the two passes run at the same time, each with its own decoder, while the scan has seen one person
-only; the landmark pass's questions about the tracks are logged and checked against the whole scan, and the
-pass runs again in the rare case they differ (see `capture_2d`). On a 2-core machine this hides most of the
-scan: measured on pose2sim cam01 (100 frames, 1080x1920), 75 -> 89 frames/s.
+auto` the two passes run at the same time, fed by one decoder, while the scan has seen one person only;
+the landmark pass's questions about the tracks are logged and checked against the whole scan, and the pass
+runs again in the rare case they differ (see `capture_2d`). On a 2-core machine this hides most of the scan.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,14 +26,14 @@ from ..errors import BadInput
 from ..video import VideoInfo, iter_frames
 from . import blazepose as bp
 from .backends import PoseNets
-from .tracking import Track, build_tracks, rank_tracks
+from .tracking import Track, TrackBuilder, build_tracks, rank_tracks
 
 SCANS_PER_SECOND = 8.0
 LANDMARK_BATCH = 4  # frames cropped with one speculative ROI and run as one batch
 ROI_TOLERANCE = 0.06  # a speculative ROI within 6% of the size (centre and size) and ...
 ROI_TURN_TOLERANCE = 0.1  # ... 0.1 rad of the exact one gives the same landmarks, near enough
 DETECT_BATCH = 8
-LOOKAHEAD_S = 0.25  # the landmark pass asks about a frame once the scan is this far past it
+FEED_MEMORY_MB = 640  # the most frames a concurrent capture may hold (1080p 60 fps: 240 MB; 4K 30 fps: 600)
 TILE_EVERY = 3  # scanned frames between two looks through the tiles
 MAX_SPEED = 3.0  # body radii per second the hips may move between two good frames ...
 MAX_JUMP_WINDOW_S = 1.0  # ... checked when the last good frame is at most this old
@@ -94,6 +94,101 @@ def _threaded(it: Iterator, depth: int = 6) -> Iterator:
         th.join(timeout=5)
 
 
+class _FrameFeed:
+    """One decoder for both passes of a concurrent capture: every frame goes to the landmark pass, every
+    `scan_step`-th to the scan as well (a second decoder's grab() alone costs 2.4 ms of CPU a frame on
+    1080x1920 H.264).
+
+    The landmark pass may wait for the scan to pass the next scanned frame (`ProvisionalFollow.closest`),
+    so its queue holds more than a scan step of frames (`capacity`: with less, decoder, scan and landmark
+    pass would wait on each other). When the landmark pass stops early (`close_landmarks`: the scan saw a
+    second person) the scan goes on alone.
+    """
+
+    def __init__(self, info: VideoInfo, start: int, end: int, warn: Callable[[str], None] | None):
+        self.info, self.start, self.end, self.warn = info, start, end, warn
+        self.step = scan_step(info.fps)
+        self._landmarks: queue.Queue = queue.Queue(maxsize=self.capacity(info))
+        self._scan: queue.Queue = queue.Queue(maxsize=4)
+        self._landmarks_open = threading.Event()
+        self._landmarks_open.set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._decode, daemon=True)
+
+    @staticmethod
+    def capacity(info: VideoInfo) -> int:
+        return 2 * scan_step(info.fps) + LANDMARK_BATCH + 2
+
+    @staticmethod
+    def fits(info: VideoInfo) -> bool:
+        """Whether the landmark pass's queue of frames stays within FEED_MEMORY_MB."""
+        return _FrameFeed.capacity(info) * info.width * info.height * 4 <= FEED_MEMORY_MB * 2**20
+
+    def start_decoding(self) -> None:
+        self._thread.start()
+
+    def _put(self, q: queue.Queue, item, open_: threading.Event | None = None) -> bool:
+        """Put, waiting for room; False when the feed stops (or `open_` is cleared) meanwhile."""
+        while not self._stop.is_set() and (open_ is None or open_.is_set()):
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _decode(self) -> None:
+        end_item = _END
+        try:
+            for i, frame in iter_frames(self.info, self.start, self.end, on_warning=self.warn):
+                if self._landmarks_open.is_set():
+                    self._put(self._landmarks, (i, frame), self._landmarks_open)
+                if frame is not None and (i - self.start) % self.step == 0:
+                    if not self._put(self._scan, (i, frame)):
+                        return
+        except BaseException as exc:  # handed to both consumers
+            end_item = _Failure(exc)
+        self._put(self._landmarks, end_item, self._landmarks_open)
+        self._put(self._scan, end_item)
+
+    def _drain(self, q: queue.Queue) -> Iterator:
+        while True:
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+
+    def scan_frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        return self._drain(self._scan)
+
+    def landmark_frames(self) -> Iterator[tuple[int, np.ndarray | None]]:
+        return self._drain(self._landmarks)
+
+    def close_landmarks(self) -> None:
+        """The landmark pass reads no more: drop its frames from now on."""
+        self._landmarks_open.clear()
+        while True:
+            try:
+                self._landmarks.get_nowait()
+            except queue.Empty:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.close_landmarks()
+        self._thread.join(timeout=5)
+
+
+_END = object()  # end of a _FrameFeed stream
+
+
 class Scanner:
     """Pass 1: the detector on every k-th frame. `run` fills `sightings` in frame order; another thread may
     read them while it runs (`wait_until`, `snapshot`).
@@ -104,9 +199,12 @@ class Scanner:
     """
 
     def __init__(self, nets: PoseNets, info: VideoInfo, start: int, end: int, batch: int = DETECT_BATCH,
-                 progress: Callable[[str, int, int], None] | None = None):
+                 progress: Callable[[str, int, int], None] | None = None,
+                 frames: Iterator[tuple[int, np.ndarray]] | None = None):
+        """frames: the frames to scan (every `scan_step`-th, in order) from a decoder shared with the landmark
+        pass (`_FrameFeed`); by default the scan decodes the video itself."""
         self.nets, self.info, self.start, self.end = nets, info, start, end
-        self.batch_size, self.progress = batch, progress
+        self.batch_size, self.progress, self.frames = batch, progress, frames
         self.sightings: list[tuple[int, list[bp.Detection]]] = []
         self.covered = start  # every frame before this one has been scanned
         self.done = False
@@ -133,9 +231,10 @@ class Scanner:
             raise self.error
         return rank_tracks(build_tracks(self.snapshot()[0], self.info.fps), self.info.width, self.info.height)
 
-    def snapshot(self) -> tuple[list[tuple[int, list[bp.Detection]]], int]:
+    def snapshot(self, since: int = 0) -> tuple[list[tuple[int, list[bp.Detection]]], int]:
+        """(sightings from the `since`-th on, frames covered): sightings only ever grow at the end."""
         with self._cond:
-            return list(self.sightings), (self.end if self.done else self.covered)
+            return self.sightings[since:], (self.end if self.done else self.covered)
 
     def wait_until(self, frame: int) -> None:
         """Block until every frame before `frame` is scanned (or the scan has ended)."""
@@ -147,17 +246,21 @@ class Scanner:
 
     def _scan(self) -> None:
         info, start, end = self.info, self.start, self.end
-        step = max(1, round(info.fps / SCANS_PER_SECOND))
+        step = scan_step(info.fps)
         all_views = bp.detector_windows(info.width, info.height)
         tiles_needed = threading.Event()
 
-        def frames():
-            # Undecodable frames are reported once, by the landmark pass.
-            for i, frame in iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0):
+        def inputs(frames):
+            for i, frame in frames:
                 if frame is not None:
                     tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
                     views = all_views if tiles else all_views[:1]
                     yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views])
+
+        if self.frames is not None:
+            stream = inputs(self.frames)
+        else:  # own decoder, in a thread; undecodable frames are reported once, by the landmark pass
+            stream = _threaded(inputs(iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0)))
 
         batch: list[tuple[int, list[bp.Letterbox], np.ndarray]] = []
 
@@ -179,7 +282,7 @@ class Scanner:
                 self.covered = covered
                 self._cond.notify_all()
 
-        for i, views, x in _threaded(frames()):
+        for i, views, x in stream:
             if self._stop.is_set():
                 return
             batch.append((i, views, x))
@@ -190,6 +293,11 @@ class Scanner:
         flush(end)
         if self.progress:
             self.progress("scan", end - start, end - start)
+
+
+def scan_step(fps: float) -> int:
+    """The scan looks at every scan_step-th frame."""
+    return max(1, round(fps / SCANS_PER_SECOND))
 
 
 def scan_people(nets: PoseNets, info: VideoInfo, start: int, end: int,
@@ -227,27 +335,38 @@ class _Crowded(Exception):
 
 
 class ProvisionalFollow(Follow):
-    """The same questions answered while the scan still runs, from the tracks scanned so far (at least
-    LOOKAHEAD_S past the frame asked about), for a video where one person has been seen so far (another
-    one raises _Crowded). Every answer is logged; `agrees` replays the log against the final tracks. When
-    they agree, the landmark pass saw exactly what it would have seen after a whole scan (it is
-    deterministic given these answers), so its result is the two-pass result."""
+    """The same questions answered while the scan still runs, from the tracks scanned so far, for a video
+    where one person has been seen so far (another one raises _Crowded). Every answer is logged; `agrees`
+    replays the log against the final tracks. When they agree, the landmark pass saw exactly what it would
+    have seen after a whole scan (it is deterministic given these answers), so its result is the two-pass
+    result.
+
+    A question about frame i waits until the scan has passed frame i; `closest` also for the next scanned
+    frame, since the final track's position between two sightings is interpolated. Track linking looks
+    only backwards, so the other answers rarely change later (a person who was out of sight and comes back
+    does change `alive`; then the pass runs again).
+    """
 
     def __init__(self, scanner: Scanner, fps: float):
         super().__init__([], 0, fps)
         self.scanner = scanner
-        self.lookahead = int(round(LOOKAHEAD_S * fps))
+        self.step = scan_step(fps)
         self.built_until = scanner.start
+        self.builder = TrackBuilder(fps)
+        self.added = 0  # sightings given to the builder so far
         self.log: list[tuple] = []
 
-    def _at(self, i: int) -> None:
-        need = min(i + self.lookahead + 1, self.scanner.end)
+    def _at(self, i: int, ahead: int = 0) -> None:
+        """Tracks from every sighting up to frame i + ahead."""
+        need = min(i + ahead + 1, self.scanner.end)
         if self.built_until >= need:
             return
         self.scanner.wait_until(need)
-        sightings, covered = self.scanner.snapshot()
-        info = self.scanner.info
-        self.tracks = build_tracks(sightings, info.fps)
+        new, covered = self.scanner.snapshot(self.added)
+        for frame, dets in new:
+            self.builder.add(frame, dets)
+        self.added += len(new)
+        self.tracks = self.builder.tracks()
         if len(self.tracks) > 1:
             raise _Crowded
         self.track = self.tracks[0] if self.tracks else None
@@ -266,7 +385,7 @@ class ProvisionalFollow(Follow):
         return ans
 
     def closest(self, dets: list[bp.Detection], i: int) -> bp.Detection | None:
-        self._at(i)
+        self._at(i, self.step)
         ans = super().closest(dets, i)
         self.log.append(("closest", i, dets, ans))
         return ans
@@ -301,11 +420,12 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     """Run both passes over frames [start, end). `person` None follows the most prominent track.
 
     on_frame(i, frame_bgr, points (39,5) or None) is called for every frame of pass 2 (for the overlay).
-    concurrent: for `person` None, the landmark pass starts while the scan runs (two decoders, one per
-    core) and follows the one person seen so far. If the scan finds a second person, or the whole scan
-    would have answered any of the landmark pass's questions differently, on_restart() is called and the
-    landmark pass runs again after the scan, as `concurrent=False` does from the start. Either way the
-    result is the two-pass result.
+    concurrent: for `person` None, the landmark pass starts while the scan runs (one decoder feeding both,
+    `_FrameFeed`; each pass on its own core) and follows the one person seen so far. If the scan finds a
+    second person, or the whole scan would have answered any of the landmark pass's questions differently,
+    on_restart() is called and the landmark pass runs again after the scan, as `concurrent=False` does from
+    the start. Either way the result is the two-pass result. Videos whose frames would not fit the feed's
+    memory (FEED_MEMORY_MB) run the two passes one after the other.
     """
     import cv2
 
@@ -319,21 +439,26 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     if warn is not None:
         warn = _once(warn)  # a landmark pass that runs again must not repeat its warnings
     result = follow = None
-    if concurrent and index == 0:
+    if concurrent and index == 0 and _FrameFeed.fits(info):
+        feed = _FrameFeed(info, start, end, warn)
         # detector batches of one frame: the landmark pass waits for the scan to pass each frame
-        scanner = Scanner(nets, info, start, end, batch=1, progress=progress)
+        scanner = Scanner(nets, info, start, end, batch=1, progress=progress, frames=feed.scan_frames())
         thread = threading.Thread(target=scanner.run, daemon=True)
         thread.start()
+        feed.start_decoding()
         try:
             follow = ProvisionalFollow(scanner, info.fps)
-            result = _landmark_pass(nets, info, start, end, follow, progress, warn, on_frame)
+            result = _landmark_pass(nets, info, start, end, follow, progress, warn, on_frame,
+                                    feed.landmark_frames())
         except _Crowded:
-            pass
+            feed.close_landmarks()  # the scan goes on to the end
         except BaseException:
             scanner.stop()
+            feed.stop()
             raise
         finally:
             thread.join()
+        feed.stop()
         tracks = scanner.tracks()
     else:
         tracks = scan_people(nets, info, start, end, progress)
@@ -366,8 +491,14 @@ def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow
                    progress: Callable[[str, int, int], None] | None,
                    warn: Callable[[str], None] | None,
                    on_frame: Callable[[int, np.ndarray | None, np.ndarray | None], None] | None,
+                   frames: Iterator[tuple[int, np.ndarray | None]] | None = None,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pass 2: landmarks on every frame, following `follow`'s person. Returns joints2d, valid, presence."""
+    """Pass 2: landmarks on every frame, following `follow`'s person. Returns joints2d, valid, presence.
+
+    frames: frames start..end-1 from a shared decoder (`_FrameFeed`); by default the pass decodes them.
+    """
+    if frames is None:
+        frames = _threaded(iter_frames(info, start, end, on_warning=warn))
     views = bp.detector_windows(info.width, info.height)
     total = end - start
     joints2d = np.zeros((total, bp.NUM_KEYPOINTS, 3), np.float32)
@@ -375,55 +506,76 @@ def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow
     valid = np.zeros(total, bool)
     roi: bp.Roi | None = None
     last: tuple[int, np.ndarray, float] | None = None  # frame, hip centre, body radius of the last good pose
-    for chunk in _chunks(_threaded(iter_frames(info, start, end, on_warning=warn)), LANDMARK_BATCH):
-        # Speculation: every frame of the chunk is cropped with the ROI the last good frame gives, and the
-        # crops run as one batch. Walking the chunk in order, a frame keeps its speculative result only
-        # when that ROI is close to the one its predecessor's landmarks give; otherwise it runs again alone.
-        # Sequential tracking's results at batched speed while the person moves steadily.
-        guesses = {}
-        if roi is not None:
-            todo = [(i, f) for i, f in chunk if f is not None and follow.alive(i)]
-            if len(todo) > 1:
-                crops = np.stack([bp.landmark_input(f, roi) for _, f in todo])
-                raws, flags = nets.landmarks(crops)
-                guesses = {i: (roi, raws[n], flags[n]) for n, (i, _) in enumerate(todo)}
-        for i, frame in chunk:
-            guess = guesses.get(i)
-            points = None
-            if frame is None:
-                roi = None  # undecodable frame: invalid, and re-anchor on the next good one
-            elif follow.alive(i):
-                det = follow.detection(i)
-                if roi is None or det is not None:
-                    anchor = det if det is not None else _find_on_track(nets, frame, views, follow, i)
-                    if roi is None and anchor is not None:
-                        roi = bp.roi_from_detection(anchor)
-                if roi is not None:
-                    points = _landmarks(nets, frame, roi, guess)
-                    if points is not None and det is not None and not _same_person(points, det):
-                        points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor
-                    if points is not None and (follow.stolen(points, det, i)
-                                               or _jumped(points, det, last, i, info.fps)):
-                        points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
-                    elif points is None and det is None:
-                        anchor = _find_on_track(nets, frame, views, follow, i)  # lost: look again
-                        if anchor is not None:
-                            points = _landmarks(nets, frame, bp.roi_from_detection(anchor))
-                roi = bp.roi_from_landmarks(points) if points is not None else None
-            else:
-                roi = None
-            k = i - start
-            if points is not None:
-                last = (i, points[[23, 24], :2].mean(0), roi.size / bp.ROI_SCALE / 2)
-                joints2d[k, :, :2] = points[: bp.NUM_KEYPOINTS, :2]
-                joints2d[k, :, 2] = points[: bp.NUM_KEYPOINTS, 3]
-                presence[k] = points[: bp.NUM_KEYPOINTS, 4]
-                valid[k] = True
-            if on_frame is not None:
-                on_frame(i, frame, points)
-            if progress:
-                progress("landmarks", k + 1, total)
+    helper = ThreadPoolExecutor(1) if nets.parallel_landmarks else None
+    try:
+        for chunk in _chunks(frames, LANDMARK_BATCH):
+            # Speculation: every frame of the chunk is cropped with the ROI the last good frame gives, and
+            # the crops run as one batch. Walking the chunk in order, a frame keeps its speculative result
+            # only when that ROI is close to the one its predecessor's landmarks give; otherwise it runs
+            # again alone. Sequential tracking's results at batched speed while the person moves steadily.
+            guesses = {}
+            if roi is not None:
+                todo = [(i, f) for i, f in chunk if f is not None and follow.alive(i)]
+                if len(todo) > 1:
+                    raws, flags = _speculate(nets, [f for _, f in todo], roi, helper)
+                    guesses = {i: (roi, raws[n], flags[n]) for n, (i, _) in enumerate(todo)}
+            for i, frame in chunk:
+                guess = guesses.get(i)
+                points = None
+                if frame is None:
+                    roi = None  # undecodable frame: invalid, and re-anchor on the next good one
+                elif follow.alive(i):
+                    det = follow.detection(i)
+                    if roi is None or det is not None:
+                        anchor = det if det is not None else _find_on_track(nets, frame, views, follow, i)
+                        if roi is None and anchor is not None:
+                            roi = bp.roi_from_detection(anchor)
+                    if roi is not None:
+                        points = _landmarks(nets, frame, roi, guess)
+                        if points is not None and det is not None and not _same_person(points, det):
+                            points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor
+                        if points is not None and (follow.stolen(points, det, i)
+                                                   or _jumped(points, det, last, i, info.fps)):
+                            points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
+                        elif points is None and det is None:
+                            anchor = _find_on_track(nets, frame, views, follow, i)  # lost: look again
+                            if anchor is not None:
+                                points = _landmarks(nets, frame, bp.roi_from_detection(anchor))
+                    roi = bp.roi_from_landmarks(points) if points is not None else None
+                else:
+                    roi = None
+                k = i - start
+                if points is not None:
+                    last = (i, points[[23, 24], :2].mean(0), roi.size / bp.ROI_SCALE / 2)
+                    joints2d[k, :, :2] = points[: bp.NUM_KEYPOINTS, :2]
+                    joints2d[k, :, 2] = points[: bp.NUM_KEYPOINTS, 3]
+                    presence[k] = points[: bp.NUM_KEYPOINTS, 4]
+                    valid[k] = True
+                if on_frame is not None:
+                    on_frame(i, frame, points)
+                if progress:
+                    progress("landmarks", k + 1, total)
+    finally:
+        if helper is not None:
+            helper.shutdown()
     return joints2d, valid, presence
+
+
+def _speculate(nets: PoseNets, frames: list[np.ndarray], roi: bp.Roi, helper: ThreadPoolExecutor | None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The landmark graph on `frames` cropped with one ROI. With a helper thread, half the frames are
+    cropped and run there at the same time: the landmark pass is the capture's critical path, and the
+    decoder and the scan leave the other core idle a good part of the time."""
+    def run(part):
+        return nets.landmarks(np.stack([bp.landmark_input(f, roi) for f in part]))
+
+    if helper is None:
+        return run(frames)
+    half = len(frames) // 2
+    other = helper.submit(run, frames[half:])
+    raws, flags = run(frames[:half])
+    raws2, flags2 = other.result()
+    return np.concatenate([raws, raws2]), np.concatenate([flags, flags2])
 
 
 def _chunks(it, n: int):

@@ -75,15 +75,30 @@ class Track:
 
 
 def build_tracks(sightings: list[tuple[int, list[Detection]]], fps: float) -> list[Track]:
-    """Link per-frame detections (frame, detections) into tracks, greedily by IoU with the predicted box."""
-    max_gap = max(1, int(round(MAX_GAP_S * fps)))
-    active: list[Track] = []
-    done: list[Track] = []
+    """Link per-frame detections (frame, detections) into tracks, greedily by the distance of their hip
+    centres to where each track is expected."""
+    builder = TrackBuilder(fps)
     for frame, dets in sightings:
+        builder.add(frame, dets)
+    return builder.tracks()
+
+
+class TrackBuilder:
+    """`build_tracks` one sighting at a time, for a scan that is still running: `tracks()` at any point is
+    what `build_tracks` gives for the sightings added so far, at the cost of the new ones only."""
+
+    def __init__(self, fps: float):
+        self.fps = fps
+        self.max_gap = max(1, int(round(MAX_GAP_S * fps)))
+        self.active: list[Track] = []
+        self.done: list[Track] = []
+
+    def add(self, frame: int, dets: list[Detection]) -> None:
+        fps, max_gap = self.fps, self.max_gap
         still = []
-        for t in active:
-            (still if frame - t.last <= max_gap else done).append(t)
-        active = still
+        for t in self.active:
+            (still if frame - t.last <= max_gap else self.done).append(t)
+        active = self.active = still
         pairs = []
         for ti, t in enumerate(active):
             hip, radius = _extrapolate(t, frame)
@@ -103,7 +118,11 @@ def build_tracks(sightings: list[tuple[int, list[Detection]]], fps: float) -> li
         for di, d in enumerate(dets):
             if di not in used_d and d.score >= START_SCORE:
                 active.append(Track([frame], [d], fps))
-    return _merge_fragments(done + active, max_gap)
+
+    def tracks(self) -> list[Track]:
+        """The tracks so far, fragments merged (on copies: the builder goes on linking its own)."""
+        copies = [Track(list(t.frames), list(t.detections), t.fps_hint) for t in self.done + self.active]
+        return _merge_fragments(copies, self.max_gap)
 
 
 def _extrapolate(t: Track, frame: int) -> tuple[np.ndarray, float]:
