@@ -123,7 +123,7 @@ def test_frames_too_large_for_the_shared_decoder_run_the_passes_in_turn(nets, sh
     from engine.detector import capture2d
 
     info = probe(shared_data / "video/pose2sim-single/cam01.mp4")
-    assert capture2d._FrameFeed.fits(info)  # 1080x1920 at 60 fps: about 190 MB of frames in the queue
+    assert capture2d._FrameFeed.fits(info)  # 1080x1920 at 60 fps: 137 MB of frames in the queue
     assert not capture2d._FrameFeed.fits(capture2d.VideoInfo("x", 3840, 2160, 60.0, 100, 0))  # 4K at 60 fps
     monkeypatch.setattr(capture2d, "FEED_MEMORY_MB", 1)
     monkeypatch.setattr(capture2d, "ProvisionalFollow", None)  # never used: no concurrent pass

@@ -95,6 +95,13 @@ def test_features_do_not_change_with_the_distance() -> None:
     assert np.allclose(a[:, n] - b[:, n], np.log(2), atol=1e-5)
 
 
+def test_pixels_round_trip() -> None:
+    px = np.array([[0.0, 0.0, 0.9], [1920.0, 1080.0, 1.0], [960.0, 540.0, 0.5]], np.float32)
+    norm = D.normalise_pixels(px, (1920, 1080))
+    assert np.allclose(norm[2, :2], 0) and np.array_equal(norm[:, 2], px[:, 2])
+    assert np.allclose(D.denormalise_pixels(norm, (1920, 1080)), px, atol=1e-3)
+
+
 def test_committed_weights(lifter) -> None:
     assert WEIGHTS.stat().st_size < 20e6
     assert lifter.receptive_field >= 81 and lifter.meta["arch"] == "tcn"
@@ -158,20 +165,12 @@ def test_up_direction(lifter, held) -> None:
     assert np.degrees(np.arccos(np.clip(mean @ b.up[0], -1, 1))) < UP_MAX_DEG
 
 
-def _pixels(b: D.Batch, w: int = 1920, h: int = 1080) -> np.ndarray:
-    f = 0.5 * max(w, h) / np.tan(np.radians(D.NOMINAL_HFOV_DEG / 2))
-    px = b.kp2d[0].copy()
-    px[..., 0] = px[..., 0] * f + w / 2
-    px[..., 1] = px[..., 1] * f + h / 2
-    return px
-
-
 def test_complete_take_and_bvh(held, tmp_path) -> None:
     clip = next(c for c in held if c.motion == "walk")
     T = 150
     pts = clip.points[None, :T].astype(np.float64)
     b = D.Synth([clip], np.random.default_rng(3)).view(pts, np.array([True]))
-    px = _pixels(b)
+    px = D.denormalise_pixels(b.kp2d[0], (1920, 1080))
     valid = np.ones(T, bool)
     valid[70:80] = False
     take = complete_take(px, valid, (1920, 1080), 30.0)
@@ -204,7 +203,7 @@ def test_complete_take_edge_cases(held) -> None:
     clip = held[0]
     pts = clip.points[None, :5].astype(np.float64)
     b = D.Synth([clip], np.random.default_rng(4)).view(pts, np.array([True]))
-    px = _pixels(b)
+    px = D.denormalise_pixels(b.kp2d[0], (1920, 1080))
     one = complete_take(px[:1], np.ones(1, bool), (1920, 1080), 30.0)
     assert one["joints3d"].shape == (1, 27, 3) and one["contacts"].shape == (1, 4)
     part = complete_take(px, np.array([False, True, False, True, False]), (1920, 1080), 25.0)

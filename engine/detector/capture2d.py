@@ -33,7 +33,7 @@ LANDMARK_BATCH = 4  # frames cropped with one speculative ROI and run as one bat
 ROI_TOLERANCE = 0.06  # a speculative ROI within 6% of the size (centre and size) and ...
 ROI_TURN_TOLERANCE = 0.1  # ... 0.1 rad of the exact one gives the same landmarks, near enough
 DETECT_BATCH = 8
-FEED_MEMORY_MB = 640  # the most frames a concurrent capture may hold (1080p 60 fps: 240 MB; 4K 30 fps: 600)
+FEED_MEMORY_MB = 400  # the most frames a concurrent capture may queue (1080p 60 fps: 137 MB; 4K 30 fps: 348)
 TILE_EVERY = 3  # scanned frames between two looks through the tiles
 MAX_SPEED = 3.0  # body radii per second the hips may move between two good frames ...
 MAX_JUMP_WINDOW_S = 1.0  # ... checked when the last good frame is at most this old
@@ -122,7 +122,7 @@ class _FrameFeed:
     @staticmethod
     def fits(info: VideoInfo) -> bool:
         """Whether the landmark pass's queue of frames stays within FEED_MEMORY_MB."""
-        return _FrameFeed.capacity(info) * info.width * info.height * 4 <= FEED_MEMORY_MB * 2**20
+        return _FrameFeed.capacity(info) * info.width * info.height * 3 <= FEED_MEMORY_MB * 2**20
 
     def start_decoding(self) -> None:
         self._thread.start()
@@ -194,8 +194,9 @@ class Scanner:
     read them while it runs (`wait_until`, `snapshot`).
 
     The whole frame is looked at on every scanned frame, the tiles that find small people (see
-    `blazepose.detector_windows`) on every TILE_EVERY-th; once the tiles find someone the whole frame
-    missed, people are small in this video and the tiles are used on every scanned frame from then on.
+    `blazepose.detector_windows`) on every TILE_EVERY-th from the second on (the first look is the one a
+    concurrent landmark pass waits for: one view is quicker than four); once the tiles find someone the
+    whole frame missed, people are small in this video and the tiles are used on every scanned frame.
     """
 
     def __init__(self, nets: PoseNets, info: VideoInfo, start: int, end: int, batch: int = DETECT_BATCH,
@@ -253,7 +254,7 @@ class Scanner:
         def inputs(frames):
             for i, frame in frames:
                 if frame is not None:
-                    tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
+                    tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 1
                     views = all_views if tiles else all_views[:1]
                     yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views])
 
@@ -509,17 +510,13 @@ def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow
     helper = ThreadPoolExecutor(1) if nets.parallel_landmarks else None
     try:
         for chunk in _chunks(frames, LANDMARK_BATCH):
-            # Speculation: every frame of the chunk is cropped with the ROI the last good frame gives, and
-            # the crops run as one batch. Walking the chunk in order, a frame keeps its speculative result
-            # only when that ROI is close to the one its predecessor's landmarks give; otherwise it runs
-            # again alone. Sequential tracking's results at batched speed while the person moves steadily.
-            guesses = {}
-            if roi is not None:
-                todo = [(i, f) for i, f in chunk if f is not None and follow.alive(i)]
-                if len(todo) > 1:
-                    raws, flags = _speculate(nets, [f for _, f in todo], roi, helper)
-                    guesses = {i: (roi, raws[n], flags[n]) for n, (i, _) in enumerate(todo)}
-            for i, frame in chunk:
+            # Speculation: the rest of the chunk is cropped with the ROI of the frame at hand, and the crops
+            # run as one batch. Walking the chunk in order, a frame keeps its speculative result only when
+            # that ROI is close to the one its predecessor's landmarks give; otherwise the rest of the chunk
+            # is cropped again with the new ROI. Sequential tracking's results at batched speed while the
+            # person moves steadily.
+            guesses: dict[int, tuple[bp.Roi, np.ndarray, np.ndarray]] = {}
+            for n, (i, frame) in enumerate(chunk):
                 guess = guesses.get(i)
                 points = None
                 if frame is None:
@@ -531,6 +528,12 @@ def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow
                         if roi is None and anchor is not None:
                             roi = bp.roi_from_detection(anchor)
                     if roi is not None:
+                        if guess is None or not _close(guess[0], roi):
+                            rest = [(j, f) for j, f in chunk[n:] if f is not None and follow.alive(j)]
+                            if len(rest) > 1:
+                                raws, flags = _speculate(nets, [f for _, f in rest], roi, helper)
+                                guesses.update({j: (roi, raws[m], flags[m]) for m, (j, _) in enumerate(rest)})
+                                guess = guesses[i]
                         points = _landmarks(nets, frame, roi, guess)
                         if points is not None and det is not None and not _same_person(points, det):
                             points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor

@@ -217,13 +217,27 @@ def features(kp2d: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
                           axis=-1).astype(np.float32)
 
 
+def _nominal_focal(w: float, h: float) -> float:
+    return 0.5 * max(w, h) / np.tan(np.radians(NOMINAL_HFOV_DEG / 2))
+
+
 def normalise_pixels(joints2d: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """Pixels (..., 3) with confidence -> normalised coordinates with the nominal focal length."""
     w, h = float(image_size[0]), float(image_size[1])
-    f_nom = 0.5 * max(w, h) / np.tan(np.radians(NOMINAL_HFOV_DEG / 2))
+    f_nom = _nominal_focal(w, h)
     out = np.array(joints2d, dtype=np.float32, copy=True)
     out[..., 0] = (out[..., 0] - 0.5 * w) / f_nom
     out[..., 1] = (out[..., 1] - 0.5 * h) / f_nom
+    return out
+
+
+def denormalise_pixels(kp2d: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """The inverse of `normalise_pixels`: normalised coordinates (..., 3) -> pixels of an image this size."""
+    w, h = float(image_size[0]), float(image_size[1])
+    f_nom = _nominal_focal(w, h)
+    out = np.array(kp2d, dtype=np.float32, copy=True)
+    out[..., 0] = out[..., 0] * f_nom + 0.5 * w
+    out[..., 1] = out[..., 1] * f_nom + 0.5 * h
     return out
 
 

@@ -125,12 +125,8 @@ def evaluate_takes(weights, clips: list, seed: int = 0, max_frames: int = 450) -
         gt = clip.points[:T, :sk.J].astype(np.float64)
         synth = D.Synth([clip], np.random.default_rng([seed, ci, 0]))
         b = synth.view(clip.points[None, :T].astype(np.float64), np.array([False]))
-        w, h = 1920, 1080
-        f = 0.5 * max(w, h) / np.tan(np.radians(D.NOMINAL_HFOV_DEG / 2))
-        px = b.kp2d[0].copy()
-        px[..., 0] = px[..., 0] * f + w / 2
-        px[..., 1] = px[..., 1] * f + h / 2
-        take = complete_take(px, b.valid[0], (w, h), clip.fps, weights)
+        px = D.denormalise_pixels(b.kp2d[0], (1920, 1080))
+        take = complete_take(px, b.valid[0], (1920, 1080), clip.fps, weights)
         truth, found = true_contacts(gt, clip.fps), take["contacts"]
         tp += int((truth & found).sum())
         fp += int((found & ~truth).sum())

@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (default %(default)s: two threads slowed training about "
                          "six times when other jobs shared the two cores)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="compute in bfloat16 (weights stay float32) for the first 90%% of the budget, then "
+                         "float32: 1.5x the steps on a CPU with AVX-512 BF16 (measured 102 -> 69 ms a step at "
+                         "256 channels)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", default=None, help="log file (default: out/lifter/ARCH.log); also printed")
     ap.add_argument("--calib-batches", type=int, default=60,
@@ -196,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         pose_gt = torch.from_numpy(b.pose[:, c:c + args.chunk])
         root_gt = torch.from_numpy(b.root[:, c:c + args.chunk])
         hip2d = torch.from_numpy(b.x[:, c:c + args.chunk, -2:])
-        pose, traj, up = model(x)
+        # bfloat16 leaves ~0.4 % relative noise on activations: the last 10 % of the budget runs in float32
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16 and frac < 0.9):
+            pose, traj, up = model(x)
+        pose, traj, up = pose.float(), traj.float(), up.float()
         root = decode_root(traj, hip2d)
         loss_pose = (pose - pose_gt).norm(dim=-1).mean()
         # trajectory error weighted by 1/depth (VideoPose3D): far people are not allowed to dominate
