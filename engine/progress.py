@@ -20,6 +20,7 @@ class Progress:
         self.mode = mode
         self.min_interval = min_interval
         self._last: dict[str, float] = {}
+        self._line: dict[str, tuple[int, int]] = {}  # text mode: stages on the current line (two may run at once)
         self._lock = threading.RLock()  # the capture's scan and landmark pass report from two threads
 
     def _emit(self, obj: dict) -> None:
@@ -40,9 +41,15 @@ class Progress:
         if self.mode == "jsonl":
             self._emit({"stage": stage, "done": int(done), "total": int(total)})
         elif self.mode == "text":
-            end = "\n" if done >= total else ""
-            sys.stderr.write(f"\r{stage}: {done}/{total}{end}")
+            # Stages that run at the same time (the capture's scan and landmark pass) share one line; it
+            # ends when all of them have.
+            self._line[stage] = (int(done), int(total))
+            finished = all(d >= t for d, t in self._line.values())
+            text = "  ".join(f"{name}: {d}/{t}" for name, (d, t) in self._line.items())
+            sys.stderr.write("\r" + text + ("\n" if finished else ""))
             sys.stderr.flush()
+            if finished:
+                self._line.clear()
 
     def warning(self, message: str) -> None:
         if self.mode == "jsonl":
