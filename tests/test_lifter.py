@@ -135,8 +135,8 @@ def test_short_clips_and_gaps(lifter, held) -> None:
 
 def test_heldout_accuracy(lifter, held) -> None:
     """Four held-out clips, one camera: a regression guard for the committed weights (the model card's table
-    holds the full evaluation; these clips measured 61 / 40 mm MPJPE / PA-MPJPE with exact 2D, 66 mm with
-    noisy 2D, acceleration errors 3.0 and 11.0 mm/frame^2)."""
+    holds the full evaluation; these clips measured 59 / 39 mm MPJPE / PA-MPJPE with exact 2D, 64 mm with
+    noisy 2D, acceleration errors 2.8 and 10.4 mm/frame^2)."""
     pick = [next(c for c in held if c.motion == m) for m in ("walk", "bow", "bye", "run")]
     res = evaluate({"tcn": lifter}, pick, cameras=1, seed=7)["tcn"]
     assert res["exact"]["mpjpe"] < 72.0 and res["exact"]["pa_mpjpe"] < 48.0
