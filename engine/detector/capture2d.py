@@ -103,7 +103,8 @@ class _FrameFeed:
 
     The landmark pass may wait for the scan to pass the next scanned frame (`ProvisionalFollow.closest`),
     so its queue holds more than a scan step of frames (`capacity`: with less, decoder, scan and landmark
-    pass would wait on each other).
+    pass would wait on each other). When the landmark pass stops early (`close_landmarks`: the scan saw a
+    second person) the scan goes on alone.
     """
 
     def __init__(self, info: VideoInfo, start: int, end: int, warn: Callable[[str], None] | None):
@@ -111,6 +112,8 @@ class _FrameFeed:
         self.step = scan_step(info.fps)
         self._landmarks: queue.Queue = queue.Queue(maxsize=self.capacity(info))
         self._scan: queue.Queue = queue.Queue(maxsize=4)
+        self._landmarks_open = threading.Event()
+        self._landmarks_open.set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._decode, daemon=True)
 
@@ -126,9 +129,9 @@ class _FrameFeed:
     def start_decoding(self) -> None:
         self._thread.start()
 
-    def _put(self, q: queue.Queue, item) -> bool:
-        """Put, waiting for room; False when the feed stops meanwhile."""
-        while not self._stop.is_set():
+    def _put(self, q: queue.Queue, item, open_: threading.Event | None = None) -> bool:
+        """Put, waiting for room; False when the feed stops (or `open_` is cleared) meanwhile."""
+        while not self._stop.is_set() and (open_ is None or open_.is_set()):
             try:
                 q.put(item, timeout=0.1)
                 return True
@@ -140,13 +143,14 @@ class _FrameFeed:
         end_item = _END
         try:
             for i, frame in iter_frames(self.info, self.start, self.end, on_warning=self.warn):
-                if not self._put(self._landmarks, (i, frame)):
-                    return
-                if frame is not None and (i - self.start) % self.step == 0 and not self._put(self._scan, (i, frame)):
-                    return
+                if self._landmarks_open.is_set():
+                    self._put(self._landmarks, (i, frame), self._landmarks_open)
+                if frame is not None and (i - self.start) % self.step == 0:
+                    if not self._put(self._scan, (i, frame)):
+                        return
         except BaseException as exc:  # handed to both consumers
             end_item = _Failure(exc)
-        self._put(self._landmarks, end_item)
+        self._put(self._landmarks, end_item, self._landmarks_open)
         self._put(self._scan, end_item)
 
     def _drain(self, q: queue.Queue) -> Iterator:
@@ -169,8 +173,18 @@ class _FrameFeed:
     def landmark_frames(self) -> Iterator[tuple[int, np.ndarray | None]]:
         return self._drain(self._landmarks)
 
+    def close_landmarks(self) -> None:
+        """The landmark pass reads no more: drop its frames from now on."""
+        self._landmarks_open.clear()
+        while True:
+            try:
+                self._landmarks.get_nowait()
+            except queue.Empty:
+                return
+
     def stop(self) -> None:
         self._stop.set()
+        self.close_landmarks()
         self._thread.join(timeout=5)
 
 
@@ -182,9 +196,9 @@ class Scanner:
     read them while it runs (`wait_until`, `snapshot`).
 
     The whole frame is looked at on every scanned frame, the tiles that find small people (see
-    `blazepose.detector_windows`) on every TILE_EVERY-th, the first included (so that a small person is
-    seen from the start); once the tiles find someone the whole frame missed, people are small in this video
-    and the tiles are used on every scanned frame from then on.
+    `blazepose.detector_windows`) on every TILE_EVERY-th from the second on (the first look is the one a
+    concurrent landmark pass waits for: one view is quicker than four); once the tiles find someone the
+    whole frame missed, people are small in this video and the tiles are used on every scanned frame.
     """
 
     def __init__(self, nets: PoseNets, info: VideoInfo, start: int, end: int, batch: int = DETECT_BATCH,
@@ -242,7 +256,7 @@ class Scanner:
         def inputs(frames):
             for i, frame in frames:
                 if frame is not None:
-                    tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
+                    tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 1
                     views = all_views if tiles else all_views[:1]
                     yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views])
 
@@ -319,17 +333,21 @@ class Follow:
         return self.track is not None and _stolen(points, det, self.tracks, self.track, i)
 
 
+class _Crowded(Exception):
+    """The scan has found more than one person: the choice between them waits for the whole scan."""
+
+
 class ProvisionalFollow(Follow):
-    """The same questions answered while the scan still runs, from the tracks scanned so far, about the
-    person most prominent so far. Every answer is logged; `first_disagreement` replays the log against the
-    final tracks. Where they agree, the landmark pass saw exactly what it would have seen after a whole
-    scan (it is deterministic given these answers), so its result is the two-pass result up to the first
-    answer that differs.
+    """The same questions answered while the scan still runs, from the tracks scanned so far, for a video
+    where one person has been seen so far (another one raises _Crowded). Every answer is logged; `agrees`
+    replays the log against the final tracks. When they agree, the landmark pass saw exactly what it would
+    have seen after a whole scan (it is deterministic given these answers), so its result is the two-pass
+    result.
 
     A question about frame i waits until the scan has passed frame i; `closest` also for the next scanned
     frame, since the final track's position between two sightings is interpolated. Track linking looks
-    only backwards, so answers rarely change later; they do when someone else turns out to be the most
-    prominent person, or when the person was out of sight and comes back (`alive`).
+    only backwards, so the other answers rarely change later (a person who was out of sight and comes back
+    does change `alive`; then the pass runs again).
     """
 
     def __init__(self, scanner: Scanner, fps: float):
@@ -351,8 +369,9 @@ class ProvisionalFollow(Follow):
         for frame, dets in new:
             self.builder.add(frame, dets)
         self.added += len(new)
-        info = self.scanner.info
-        self.tracks = rank_tracks(self.builder.tracks(), info.width, info.height)
+        self.tracks = self.builder.tracks()
+        if len(self.tracks) > 1:
+            raise _Crowded
         self.track = self.tracks[0] if self.tracks else None
         self.built_until = covered
 
@@ -380,8 +399,7 @@ class ProvisionalFollow(Follow):
         self.log.append(("stolen", i, points, det, ans))
         return ans
 
-    def first_disagreement(self, final: Follow) -> int | None:
-        """The frame of the first logged answer that `final` gives differently, or None if all agree."""
+    def agrees(self, final: Follow) -> bool:
         for entry in self.log:
             kind, i = entry[0], entry[1]
             if kind == "alive":
@@ -393,8 +411,8 @@ class ProvisionalFollow(Follow):
             else:
                 same = final.stolen(entry[2], entry[3], i) == entry[4]
             if not same:
-                return i
-        return None
+                return False
+        return True
 
 
 def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None = None, person: int | None = None,
@@ -406,12 +424,11 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
 
     on_frame(i, frame_bgr, points (39,5) or None) is called for every frame of pass 2 (for the overlay).
     concurrent: for `person` None, the landmark pass starts while the scan runs (one decoder feeding both,
-    `_FrameFeed`; each pass on its own core) and follows the person most prominent so far. Where the whole
-    scan would have answered one of the landmark pass's questions differently, the pass runs again from
-    the chunk of frames where that happened (from the start, with on_restart() called first, when there is
-    an on_frame: what it was given cannot be taken back). Either way the result is the two-pass result, as
-    `concurrent=False` computes it. Videos whose frames would not fit the feed's memory (FEED_MEMORY_MB) run
-    the two passes one after the other.
+    `_FrameFeed`; each pass on its own core) and follows the one person seen so far. If the scan finds a
+    second person, or the whole scan would have answered any of the landmark pass's questions differently,
+    on_restart() is called and the landmark pass runs again after the scan, as `concurrent=False` does from
+    the start. Either way the result is the two-pass result. Videos whose frames would not fit the feed's
+    memory (FEED_MEMORY_MB) run the two passes one after the other.
     """
     import cv2
 
@@ -436,6 +453,8 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
             follow = ProvisionalFollow(scanner, info.fps)
             result = _landmark_pass(nets, info, start, end, follow, progress, warn, on_frame,
                                     feed.landmark_frames())
+        except _Crowded:
+            feed.close_landmarks()  # the scan goes on to the end
         except BaseException:
             scanner.stop()
             feed.stop()
@@ -451,20 +470,11 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     if not 0 <= index < len(tracks):
         raise BadInput(f"--person {index}: only {len(tracks)} person track(s) found (0..{len(tracks) - 1})")
     final = Follow(tracks, index, info.fps)
-    if result is None:
+    if result is None or not follow.agrees(final):
+        if follow is not None and on_restart is not None:
+            on_restart()
         result = _landmark_pass(nets, info, start, end, final, progress, warn, on_frame)
-    else:
-        differs = follow.first_disagreement(final)
-        if differs is not None:
-            again = start + (differs - start) // LANDMARK_BATCH * LANDMARK_BATCH  # that chunk's first frame
-            if again == start or on_frame is not None:
-                if on_restart is not None:
-                    on_restart()
-                result = _landmark_pass(nets, info, start, end, final, progress, warn, on_frame)
-            else:
-                result = _landmark_pass(nets, info, start, end, final, progress, warn, on_frame,
-                                        resume=(result, again))
-    joints2d, valid, presence = result.joints2d, result.valid, result.presence
+    joints2d, valid, presence = result
     if not valid.any():
         raise BadInput("no person found in the video")
     return Capture2D(joints2d, valid, presence, start, tracks, index)
@@ -485,33 +495,23 @@ def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow
                    warn: Callable[[str], None] | None,
                    on_frame: Callable[[int, np.ndarray | None, np.ndarray | None], None] | None,
                    frames: Iterator[tuple[int, np.ndarray | None]] | None = None,
-                   resume: tuple[_Landmarks, int] | None = None) -> _Landmarks:
-    """Pass 2: landmarks on every frame, following `follow`'s person.
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass 2: landmarks on every frame, following `follow`'s person. Returns joints2d, valid, presence.
 
     frames: frames start..end-1 from a shared decoder (`_FrameFeed`); by default the pass decodes them.
-    resume: (an earlier pass, frame): keep that pass's results before `frame` (the first frame of one of its
-    chunks) and go on from its state there.
     """
+    if frames is None:
+        frames = _threaded(iter_frames(info, start, end, on_warning=warn))
     views = bp.detector_windows(info.width, info.height)
     total = end - start
-    res = _Landmarks(np.zeros((total, bp.NUM_KEYPOINTS, 3), np.float32), np.zeros(total, bool),
-                     np.zeros((total, bp.NUM_KEYPOINTS), np.float32), {})
-    joints2d, valid, presence = res.joints2d, res.valid, res.presence
+    joints2d = np.zeros((total, bp.NUM_KEYPOINTS, 3), np.float32)
+    presence = np.zeros((total, bp.NUM_KEYPOINTS), np.float32)
+    valid = np.zeros(total, bool)
     roi: bp.Roi | None = None
     last: tuple[int, np.ndarray, float] | None = None  # frame, hip centre, body radius of the last good pose
-    first = start
-    if resume is not None:
-        done, first = resume
-        k = first - start
-        joints2d[:k], valid[:k], presence[:k] = done.joints2d[:k], done.valid[:k], done.presence[:k]
-        res.states.update({f: st for f, st in done.states.items() if f <= first})
-        roi, last = done.states[first]
-    if frames is None:
-        frames = _threaded(iter_frames(info, first, end, on_warning=warn))
     helper = ThreadPoolExecutor(1) if nets.parallel_landmarks else None
     try:
         for chunk in _chunks(frames, LANDMARK_BATCH):
-            res.states[chunk[0][0]] = (roi, last)
             # Speculation: the rest of the chunk is cropped with the ROI of the frame at hand, and the crops
             # run as one batch. Walking the chunk in order, a frame keeps its speculative result only when
             # that ROI is close to the one its predecessor's landmarks give; otherwise the rest of the chunk
@@ -563,17 +563,7 @@ def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow
     finally:
         if helper is not None:
             helper.shutdown()
-    return res
-
-
-@dataclass
-class _Landmarks:
-    """What the landmark pass found, and its state (ROI, last good pose) on entering each chunk of frames."""
-
-    joints2d: np.ndarray
-    valid: np.ndarray
-    presence: np.ndarray
-    states: dict[int, tuple[bp.Roi | None, tuple[int, np.ndarray, float] | None]]
+    return joints2d, valid, presence
 
 
 def _speculate(nets: PoseNets, frames: list[np.ndarray], roi: bp.Roi, helper: ThreadPoolExecutor | None
