@@ -8,10 +8,9 @@ Two passes over the decoded stream, each with flat memory:
    Frames are cropped in small batches with a speculative ROI and kept only where it matches the exact one;
    the batch is split over two threads.
 Decoding runs in a thread beside the networks (OpenCV and the runtimes release the GIL). With `--person
-auto` the two passes run at the same time, fed by one decoder: the landmark pass follows the person most
-prominent so far, its questions about the tracks are logged and checked against the whole scan, and where
-an answer differs the pass runs again from there (see `capture_2d`). On a 2-core machine this hides most of
-the scan.
+auto` the two passes run at the same time, fed by one decoder, while the scan has seen one person only;
+the landmark pass's questions about the tracks are logged and checked against the whole scan, and the pass
+runs again in the rare case they differ (see `capture_2d`). On a 2-core machine this hides most of the scan.
 """
 
 from __future__ import annotations
