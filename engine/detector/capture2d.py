@@ -195,9 +195,9 @@ class Scanner:
     read them while it runs (`wait_until`, `snapshot`).
 
     The whole frame is looked at on every scanned frame, the tiles that find small people (see
-    `blazepose.detector_windows`) on every TILE_EVERY-th from the second on (the first look is the one a
-    concurrent landmark pass waits for: one view is quicker than four); once the tiles find someone the
-    whole frame missed, people are small in this video and the tiles are used on every scanned frame.
+    `blazepose.detector_windows`) on every TILE_EVERY-th, the first included (so that a small person is
+    seen from the start); once the tiles find someone the whole frame missed, people are small in this video
+    and the tiles are used on every scanned frame from then on.
     """
 
     def __init__(self, nets: PoseNets, info: VideoInfo, start: int, end: int, batch: int = DETECT_BATCH,
@@ -255,7 +255,7 @@ class Scanner:
         def inputs(frames):
             for i, frame in frames:
                 if frame is not None:
-                    tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 1
+                    tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
                     views = all_views if tiles else all_views[:1]
                     yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views])
 
