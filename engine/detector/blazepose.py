@@ -11,7 +11,6 @@ and made square. Coordinates here are image pixels (x right, y down).
 from __future__ import annotations
 
 import threading
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -268,7 +267,7 @@ def landmark_input(frame_bgr: np.ndarray, roi: Roi) -> np.ndarray:
     # bilinear sampling reads the pixel after each coordinate: a margin of 2 keeps every read inside
     x0, y0 = (max(0, int(np.floor(corners[k].min())) - 2) for k in (0, 1))
     x1, y1 = min(w, int(np.ceil(corners[0].max())) + 3), min(h, int(np.ceil(corners[1].max())) + 3)
-    if frame_bgr.shape[2] == 3 and x1 > x0 and y1 > y0:
+    if x1 > x0 and y1 > y0:
         src = cv2.cvtColor(frame_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2BGRA, dst=_scratch((y1 - y0, x1 - x0, 4)))
         m = m - np.array([[0.0, 0.0, x0], [0.0, 0.0, y0]])
     crop = cv2.warpAffine(

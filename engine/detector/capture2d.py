@@ -58,38 +58,56 @@ class _Failure:
     exc: BaseException
 
 
+_END = object()  # the end of a stream handed through a queue
+
+
+def _put(q: queue.Queue, item, stop: threading.Event, open_: threading.Event | None = None) -> bool:
+    """Put, waiting for room; False when `stop` is set (or `open_` cleared) meanwhile."""
+    while not stop.is_set() and (open_ is None or open_.is_set()):
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _items(q: queue.Queue, stop: threading.Event) -> Iterator:
+    """What a producer thread puts into `q`, up to _END; a _Failure is raised here. Ends early when `stop`
+    is set and nothing is waiting."""
+    while True:
+        try:
+            item = q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                return
+            continue
+        if item is _END:
+            return
+        if isinstance(item, _Failure):
+            raise item.exc
+        yield item
+
+
 def _threaded(it: Iterator, depth: int = 6) -> Iterator:
     """Run an iterator in a thread with a bounded queue: decoding overlaps inference, memory stays flat."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
-    sentinel = object()
 
     def worker():
+        end = _END
         try:
             for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not _put(q, item, stop):
                     return
         except BaseException as exc:  # handed to the consumer
-            q.put(_Failure(exc))
-            return
-        q.put(sentinel)
+            end = _Failure(exc)
+        _put(q, end, stop)
 
     th = threading.Thread(target=worker, daemon=True)
     th.start()
     try:
-        while True:
-            item = q.get()
-            if item is sentinel:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
+        yield from _items(q, stop)
     finally:
         stop.set()
         th.join(timeout=5)
@@ -128,49 +146,25 @@ class _FrameFeed:
     def start_decoding(self) -> None:
         self._thread.start()
 
-    def _put(self, q: queue.Queue, item, open_: threading.Event | None = None) -> bool:
-        """Put, waiting for room; False when the feed stops (or `open_` is cleared) meanwhile."""
-        while not self._stop.is_set() and (open_ is None or open_.is_set()):
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def _decode(self) -> None:
         end_item = _END
         try:
             for i, frame in iter_frames(self.info, self.start, self.end, on_warning=self.warn):
                 if self._landmarks_open.is_set():
-                    self._put(self._landmarks, (i, frame), self._landmarks_open)
+                    _put(self._landmarks, (i, frame), self._stop, self._landmarks_open)
                 if frame is not None and (i - self.start) % self.step == 0:
-                    if not self._put(self._scan, (i, frame)):
+                    if not _put(self._scan, (i, frame), self._stop):
                         return
         except BaseException as exc:  # handed to both consumers
             end_item = _Failure(exc)
-        self._put(self._landmarks, end_item, self._landmarks_open)
-        self._put(self._scan, end_item)
-
-    def _drain(self, q: queue.Queue) -> Iterator:
-        while True:
-            try:
-                item = q.get(timeout=0.1)
-            except queue.Empty:
-                if self._stop.is_set():
-                    return
-                continue
-            if item is _END:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
+        _put(self._landmarks, end_item, self._stop, self._landmarks_open)
+        _put(self._scan, end_item, self._stop)
 
     def scan_frames(self) -> Iterator[tuple[int, np.ndarray]]:
-        return self._drain(self._scan)
+        return _items(self._scan, self._stop)
 
     def landmark_frames(self) -> Iterator[tuple[int, np.ndarray | None]]:
-        return self._drain(self._landmarks)
+        return _items(self._landmarks, self._stop)
 
     def close_landmarks(self) -> None:
         """The landmark pass reads no more: drop its frames from now on."""
@@ -185,9 +179,6 @@ class _FrameFeed:
         self._stop.set()
         self.close_landmarks()
         self._thread.join(timeout=5)
-
-
-_END = object()  # end of a _FrameFeed stream
 
 
 class Scanner:

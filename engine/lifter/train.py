@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--minutes", type=float, default=86.0, help="training time budget (default %(default)s)")
     ap.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoints")
     ap.add_argument("--channels", type=int, default=None,
-                    help="hidden width (default: 128 for tcn, 256 for single, as the committed weights)")
+                    help="hidden width (default: 128 for tcn, 256 for single; the committed weights: 384 and 256)")
     ap.add_argument("--batch", type=int, default=16, help="windows per step (default %(default)s)")
     ap.add_argument("--chunk", type=int, default=128,
                     help="supervised frames per window (default %(default)s)")
