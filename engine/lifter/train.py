@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--chunk", type=int, default=128,
                     help="supervised frames per window (default %(default)s)")
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--clean-fraction", type=float, default=0.2,
+                    help="share of windows with exact 2D, no detector noise (default %(default)s)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (default %(default)s: two threads slowed training about "
                          "six times when other jobs shared the two cores)")
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         lr = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        b = synth.batch(args.batch, rf - 1 + args.chunk)
+        b = synth.batch(args.batch, rf - 1 + args.chunk, clean_fraction=args.clean_fraction)
         x = torch.from_numpy(b.x).permute(0, 2, 1)
         c = rf // 2
         pose_gt = torch.from_numpy(b.pose[:, c:c + args.chunk])
