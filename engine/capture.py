@@ -64,7 +64,7 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
 
     try:
         cap = capture_2d(nets, info, first, stop, person, progress=progress, warn=progress.warning,
-                         on_frame=on_frame, on_restart=on_restart)
+                         on_frame=on_frame if writer is not None else None, on_restart=on_restart)
     except BaseException:
         if writer is not None:
             writer.close(keep=False)

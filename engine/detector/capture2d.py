@@ -150,8 +150,7 @@ class _FrameFeed:
         end_item = _END
         try:
             for i, frame in iter_frames(self.info, self.start, self.end, on_warning=self.warn):
-                if self._landmarks_open.is_set():
-                    _put(self._landmarks, (i, frame), self._stop, self._landmarks_open)
+                _put(self._landmarks, (i, frame), self._stop, self._landmarks_open)  # dropped once closed
                 if frame is not None and (i - self.start) % self.step == 0:
                     if not _put(self._scan, (i, frame), self._stop):
                         return
