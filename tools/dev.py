@@ -3,6 +3,7 @@
 
     python3 tools/dev.py demo   # engine venv, models, capture of the bundled sample -> out/
     python3 tools/dev.py test   # engine venv + two Blender (bpy) venvs, then the whole test suite
+    python3 tools/dev.py test-gpu   # the CUDA tests (tests/gpu), on a machine with an NVIDIA GPU only
 
 Environments (created once, reused): .venv (the engine: torch, OpenCV, LiteRT), .venv-blender50
 (bpy 5.0.1) and .venv-blender42 (bpy 4.2 LTS). Pins live in engine/requirements.txt and tests/requirements*.txt.
@@ -90,7 +91,8 @@ def test() -> int:
     pys = {name: ensure_env(name) for name in ENVS}
     # Tests never skip for a missing dependency: a skip is counted as a failure below.
     runs = [
-        ("engine", pys["engine"], ["tests", "--ignore=tests/blender", "-p", "no:cacheprovider"]),
+        ("engine", pys["engine"], ["tests", "--ignore=tests/blender", "--ignore=tests/gpu", "-p",
+                                  "no:cacheprovider"]),
         ("blender 5.0", pys["blender50"], ["tests/blender", "-p", "no:cacheprovider"]),
         ("blender 4.2", pys["blender42"], ["tests/blender", "-p", "no:cacheprovider"]),
     ]
@@ -113,12 +115,21 @@ def test() -> int:
     return worst
 
 
+def test_gpu() -> int:
+    """The CUDA tests (tests/gpu) in the engine venv, on a machine whose torch sees an NVIDIA GPU."""
+    rc, counts = _pytest(ensure_env("engine"), ["tests/gpu", "-p", "no:cacheprovider"])
+    bad = sum(counts.get(k, 0) for k in ("failed", "error", "errors", "skipped"))
+    return 1 if rc != 0 or bad or not counts.get("passed") else 0
+
+
 def main() -> int:
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "demo":
         return demo()
     if what == "test":
         return test()
+    if what == "test-gpu":
+        return test_gpu()
     print(__doc__)
     return 2
 

@@ -68,7 +68,7 @@ def _decode_fps(path: Path) -> float:
     return n / (time.perf_counter() - t)
 
 
-def _capture_timer(backend: str, path: Path):
+def _capture_timer(backend: str, path: Path, device: str = "cpu", cuda_graphs: bool = True):
     """Networks loaded and warmed up (10 frames); returns a function that times one whole capture (frames/s)."""
     from ..detector.backends import PoseNets
     from ..detector.capture2d import capture_2d
@@ -76,7 +76,8 @@ def _capture_timer(backend: str, path: Path):
     from ..video import probe
 
     p = ensure_models()
-    nets = PoseNets(p["pose_detection"], p["pose_landmark_full"], device="cpu", backend=backend)
+    nets = PoseNets(p["pose_detection"], p["pose_landmark_full"], device=device, backend=backend,
+                    cuda_graphs=cuda_graphs)
     info = probe(path)
     capture_2d(nets, info, 0, 10)
 
@@ -125,6 +126,23 @@ def _peer_python() -> str | None:
     return str(local) if local.exists() else None
 
 
+def _cuda_rows(video: Path) -> list[dict]:
+    """The whole capture on the GPU, when torch sees one: through CUDA graphs (the default) and eager."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    gpu = torch.cuda.get_device_name(0)
+    rows = []
+    for graphs in (True, False):
+        once = _capture_timer("torch", video, device="cuda", cuda_graphs=graphs)
+        rows.append({"name": f"whole 2D capture, --device cuda{'' if graphs else ', eager'}",
+                     "value": max(once() for _ in range(REPEATS)), "unit": "frames/s",
+                     "note": f"{gpu}, float32, {'CUDA graphs (default)' if graphs else 'no CUDA graphs'}; "
+                             f"best of {REPEATS}"})
+    return rows
+
+
 def run() -> list[dict]:
     video = _video()
     rows = [{"name": "decode (OpenCV, 1080x1920)", "value": _decode_fps(video), "unit": "frames/s",
@@ -144,6 +162,7 @@ def run() -> list[dict]:
         rows.append({"name": f"whole 2D capture, --backend {backend}, CPU", "value": ours[backend],
                      "unit": "frames/s", "note": notes[backend] + f"; decode, scan, tracking included; best of "
                                                                f"{REPEATS}"})
+    rows += _cuda_rows(video)
     failed = [r for r in peer_runs if isinstance(r, str)]
     if not peer:
         rows.append({"name": "peer: not installed", "value": float("nan"), "unit": "",
