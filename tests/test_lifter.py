@@ -227,3 +227,21 @@ def test_metrics() -> None:
     drift = gt + np.arange(20)[:, None, None] * 0.01  # constant velocity: no acceleration error
     assert np.allclose(accel_error(drift, gt), 0, atol=1e-12)
     assert accel_error(gt[:2], gt[:2]).size == 0
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_short_training_run_exports_weights_that_load(tmp_path, workers):
+    # A few seconds of real training on dataset 1, with batches made in the loop or in a worker process.
+    from engine.lifter import train
+
+    out = tmp_path / "w.safetensors"
+    rc = train.main(["--mocap", str(MOCAP / "bandai-namco-1"), "--cache", str(tmp_path / "c.npz"),
+                     "--channels", "16", "--batch", "4", "--chunk", "8", "--minutes", "0.05",
+                     "--calib-batches", "2", "--workers", str(workers), "--out", str(out),
+                     "--checkpoint", str(tmp_path / "c.ckpt"), "--log", str(tmp_path / "log.txt")])
+    assert rc == 0
+    model = Lifter(out)
+    assert model.meta["steps"] > 0 and model.meta["channels"] == 16
+    pose, root = model.predict(np.zeros((5, 33, 3), np.float32))
+    assert pose.shape == (5, D.NJ, 3) and np.isfinite(pose).all() and np.isfinite(root).all()
+    assert "final step" in (tmp_path / "log.txt").read_text()
