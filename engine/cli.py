@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True, help="take file to write (.npz)")
     c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="where the networks run; auto takes CUDA when torch sees a GPU (default auto)")
-    c.add_argument("--backend", default="auto", choices=["auto", "torch", "litert"],
-                   help="network runtime: auto uses LiteRT on CPU when installed, else torch (default auto)")
+    c.add_argument("--backend", default="auto", choices=["auto", "torch", "litert", "onnx"],
+                   help="network runtime; auto, on the CPU: the detector on LiteRT and the landmarks on ONNX "
+                        "Runtime where installed, else torch (default auto)")
     c.add_argument("--person", type=_person, default=None, metavar="auto|N",
                    help="whom to follow: auto = the most prominent person over the clip, N = track N "
                         "(tracks are numbered by prominence; the log lists them)")

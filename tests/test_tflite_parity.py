@@ -6,6 +6,7 @@ BlazePose files do not exercise (asymmetric SAME padding, all RESIZE_BILINEAR mo
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import torch
 from engine.errors import BadInput, ModelError
 from engine.tflite_torch import SUPPORTED_OPS, build_module
 from engine.tflite_torch.litert_runner import LiteRTModel
+from engine.tflite_torch.onnx_runner import OnnxModel
 from engine.tflite_torch.sparse import DimMeta, densify
 
 # `model_paths` (the fetched BlazePose files) comes from conftest.py.
@@ -82,6 +84,38 @@ def test_landmarks_match_litert(model_paths, inputs, optimize):
     assert np.abs(ours[4] - ref[4]).max() < 1e-3  # world landmarks, metres
     # Both runtimes see a person in every crop.
     assert ref[1].min() > 0.5
+
+
+@pytest.mark.parametrize("name", ["pose_detection", "pose_landmark_full"])
+def test_onnx_runtime_runs_our_graph_as_litert_does(model_paths, inputs, name):
+    # Our torch graph exported to ONNX and run by ONNX Runtime (the CPU landmark path of `--backend auto`).
+    path, x = model_paths[name], inputs[name]
+    ours = OnnxModel(path)(x)
+    ref = LiteRTModel(path)(x)
+    assert [o.shape for o in ours] == [r.shape for r in ref]
+    if name == "pose_detection":
+        _close(ours[0], ref[0], 2e-5)
+        assert np.abs(_sigmoid(ours[1]) - _sigmoid(ref[1])).max() < 1e-4
+        return
+    p, q = ours[0].reshape(6, 39, 5), ref[0].reshape(6, 39, 5)
+    assert np.abs(p[..., :3] - q[..., :3]).max() < 0.5  # x, y, z in pixels of the 256x256 crop
+    assert np.abs(_sigmoid(p[..., 3:]) - _sigmoid(q[..., 3:])).max() < 0.01  # visibility, presence
+    assert np.abs(ours[1] - ref[1]).max() < 1e-3
+    # pruned to what the capture reads, batch by batch as the capture calls it
+    part = OnnxModel(path, outputs=(0, 1))
+    assert part.output_names == ("Identity", "Identity_1")
+    halves = [np.concatenate(o) for o in zip(part(x[:2]), part(x[2:]))]
+    assert np.abs(halves[0] - ours[0]).max() < 1e-3 and np.abs(halves[1] - ours[1]).max() < 1e-5
+    with pytest.raises(BadInput, match="256, 256, 3"):
+        part(np.zeros((1, 224, 224, 3), np.float32))
+
+
+def test_auto_backend_on_the_cpu_takes_the_fastest_runtime_per_graph(model_paths):
+    from engine.detector.backends import PoseNets
+
+    nets = PoseNets(model_paths["pose_detection"], model_paths["pose_landmark_full"], device="cpu")
+    assert nets.runtimes == {"detector": "litert", "landmarks": "onnx"}
+    assert nets.parallel_landmarks == ((os.cpu_count() or 1) > 1)
 
 
 def test_pruned_outputs_match_full_graph(model_paths, inputs):

@@ -147,11 +147,11 @@ def run() -> list[dict]:
     video = _video()
     rows = [{"name": "decode (OpenCV, 1080x1920)", "value": _decode_fps(video), "unit": "frames/s",
              "note": video.name}]
-    notes = {"auto": "default: LiteRT detector + torch landmarks", "litert": "both graphs on LiteRT",
-             "torch": "both graphs on our torch interpreter"}
+    notes = {"auto": "default: LiteRT detector + landmarks on ONNX Runtime", "litert": "both graphs on LiteRT",
+             "torch": "both graphs on our torch interpreter", "onnx": "both graphs on ONNX Runtime"}
     peer = _peer_python()
     ours, peer_runs = {}, []
-    for backend in ("auto", "litert", "torch"):
+    for backend in ("auto", "litert", "torch", "onnx"):
         once = _capture_timer(backend, video)
         runs = []
         for _ in range(REPEATS):

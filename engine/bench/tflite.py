@@ -1,4 +1,5 @@
-"""BlazePose graphs: frames per second of the torch port (CPU, batch 1 and 8) and of LiteRT (2 threads).
+"""BlazePose graphs: frames per second of the torch port (CPU, batch 1 and 8), of LiteRT (2 threads) and of
+ONNX Runtime running the pruned landmark graph (1 thread, batch 1 and 2, as the capture calls it).
 
 Also batch 1 with one thread for both runtimes (the comparison that survives a busy machine).
 
@@ -69,6 +70,7 @@ def run() -> list[dict]:
     from ..models import ensure_models
     from ..tflite_torch import build_module
     from ..tflite_torch.litert_runner import LiteRTModel
+    from ..tflite_torch.onnx_runner import OnnxModel
 
     paths = ensure_models()
     det_x, lm_x = _frames(N_FRAMES)
@@ -102,6 +104,14 @@ def run() -> list[dict]:
                     "name": f"tflite.{label}.torch_cpu_b1_1thread", "value": round(fps, 1), "unit": "frames/s",
                     "note": f"torch {torch.__version__} CPU, 1 thread, batch 1, {what}",
                 })
+            if outputs is not None:
+                ort_model = OnnxModel(path, outputs=outputs, num_threads=1)
+                for batch in (1, 2):
+                    results.append({
+                        "name": f"tflite.{label}.onnxruntime_cpu_b{batch}_1thread",
+                        "value": round(_fps(ort_model, x, batch), 1), "unit": "frames/s",
+                        "note": f"our graph exported to ONNX, ONNX Runtime, 1 thread, batch {batch}, {what}",
+                    })
             if outputs is None:
                 for threads in (THREADS, 1):
                     ref = LiteRTModel(path, num_threads=threads)

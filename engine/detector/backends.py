@@ -1,9 +1,10 @@
-"""Where the two BlazePose graphs run: our torch interpreter (CPU or CUDA, batched) or LiteRT (CPU).
+"""Where the two BlazePose graphs run: our torch interpreter (CPU or CUDA, batched), LiteRT (CPU), or our
+interpreter's graph exported to ONNX and run by ONNX Runtime (CPU).
 
-`--device auto` takes CUDA when torch sees it. On the CPU, `auto` mixes the two where each is faster
-(`python -m engine bench`): the detector on LiteRT, whose kernels skip the detector's sparse weights,
-and the landmark graph on torch, pruned to the outputs used and run in batches. Without the LiteRT wheel
-torch runs both; torch is the only GPU path.
+`--device auto` takes CUDA when torch sees it. On the CPU, `auto` takes for each graph the runtime that ran
+it fastest (`python -m engine bench`): the detector on LiteRT, whose kernels skip the detector's sparse
+weights, and the landmark graph, pruned to the outputs used and run in batches, on ONNX Runtime. Where a
+runtime's wheel is missing, torch runs that graph; torch is the only GPU path.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
+def _onnx_available() -> bool:
+    from ..tflite_torch.onnx_runner import onnx_available
+
+    return onnx_available()
+
+
 def _litert_available() -> bool:
     try:
         import ai_edge_litert.interpreter  # noqa: F401
@@ -46,13 +53,14 @@ class PoseNets:
                  threads: int | None = None, cuda_graphs: bool = True) -> None:
         self.device = resolve_device(device)
         self.cuda_graphs = cuda_graphs  # CUDA: replay the graphs through CUDA graphs (tflite_torch.cuda_graphs)
-        if backend not in ("auto", "litert", "torch"):
-            raise BadInput(f"unknown backend {backend!r}: use auto, torch or litert")
-        if backend == "litert" and self.device != "cpu":
-            raise BadInput("the LiteRT backend runs on the CPU only; use --backend torch for CUDA")
+        if backend not in ("auto", "litert", "torch", "onnx"):
+            raise BadInput(f"unknown backend {backend!r}: use auto, torch, litert or onnx")
+        if backend in ("litert", "onnx") and self.device != "cpu":
+            raise BadInput(f"the {backend} backend runs on the CPU only; use --backend torch for CUDA")
         if backend == "auto":
-            det_rt = "litert" if self.device == "cpu" and _litert_available() else "torch"
-            lm_rt = "torch"
+            cpu = self.device == "cpu"
+            det_rt = "litert" if cpu and _litert_available() else "torch"
+            lm_rt = "onnx" if cpu and _onnx_available() else "torch"
         else:
             det_rt = lm_rt = backend
         self.runtimes = {"detector": det_rt, "landmarks": lm_rt}
@@ -78,7 +86,7 @@ class PoseNets:
         # Only the landmarks and the pose flag are read: the segmentation and heatmap branches are pruned.
         self._lm = self._load(landmarks, lm_rt, threads, (0, 1))
         # The scan and the landmark pass run in two threads; a LiteRT interpreter must not be entered twice.
-        # Our torch graphs keep no state between calls: on the CPU several threads may run one at once. On
+        # Our torch graphs and ONNX Runtime sessions allow several threads at once on the CPU. On
         # CUDA the replayed graphs own fixed buffers, and one lock for both keeps any other thread's work off
         # the GPU while a graph is captured.
         self._runtime_of = {id(self._det): det_rt, id(self._lm): lm_rt}
@@ -91,6 +99,10 @@ class PoseNets:
             from ..tflite_torch.litert_runner import LiteRTModel
 
             return LiteRTModel(path, num_threads=threads)
+        if runtime == "onnx":
+            from ..tflite_torch.onnx_runner import OnnxModel
+
+            return OnnxModel(path, outputs=outputs, num_threads=threads)
         from ..tflite_torch import build_module
 
         module = build_module(path, device=self.device, dtype=self._dtype, outputs=outputs)
@@ -102,10 +114,11 @@ class PoseNets:
 
     @property
     def parallel_landmarks(self) -> bool:
-        """Whether two threads may run the landmark graph at once to advantage (torch on a multi-core CPU)."""
+        """Whether two threads may run the landmark graph at once to advantage (torch or ONNX Runtime on a
+        multi-core CPU)."""
         import os
 
-        return self.runtimes["landmarks"] == "torch" and self.device == "cpu" and (os.cpu_count() or 1) > 1
+        return self.runtimes["landmarks"] in ("torch", "onnx") and self.device == "cpu" and (os.cpu_count() or 1) > 1
 
     @property
     def name(self) -> str:
@@ -121,7 +134,7 @@ class PoseNets:
             return self._run_unlocked(model, x)
 
     def _run_unlocked(self, model, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        if self._runtime_of[id(model)] == "litert":
+        if self._runtime_of[id(model)] != "torch":  # LiteRT, ONNX Runtime: numpy in and out
             return model(np.ascontiguousarray(x, dtype=np.float32))
         torch = self._torch
         with torch.inference_mode():

@@ -27,7 +27,7 @@ res["ops"] = [hasattr(bpy.ops.monocap, op) for op in
               ("capture", "import_take", "smooth", "reduce_keys", "fix_flips", "foot_lock", "export_bvh",
                "export_fbx", "setup_engine")]
 res["scene_props"] = hasattr(bpy.context.scene, "monocap")
-res["heavy_imports"] = [m for m in ("torch", "cv2", "ai_edge_litert") if m in sys.modules]
+res["heavy_imports"] = [m for m in ("torch", "cv2", "ai_edge_litert", "onnxruntime", "onnx") if m in sys.modules]
 res["menus"] = [f.__name__ for f in bpy.types.TOPBAR_MT_file_export._dyn_ui_initialize()
                 if f.__module__.startswith(name)]
 res["prefs"] = bpy.context.preferences.addons[name].preferences.device if res["enabled"] else None
