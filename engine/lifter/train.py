@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--chunk", type=int, default=128,
                     help="supervised frames per window (default %(default)s)")
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--dropout", type=float, default=0.1, help="dropout after every layer (default %(default)s)")
     ap.add_argument("--clean-fraction", type=float, default=0.2,
                     help="share of windows with exact 2D, no detector noise (default %(default)s)")
     ap.add_argument("--threads", type=int, default=1,
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA GPU")
     device = torch.device(args.device)
-    model = TemporalLifter(ARCHS[arch], channels=args.channels).to(device)
+    model = TemporalLifter(ARCHS[arch], channels=args.channels, dropout=args.dropout).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     rf = model.receptive_field
     step, elapsed_before = 0, 0.0
