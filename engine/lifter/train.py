@@ -84,6 +84,10 @@ def _synth_worker(clips, seed, batch: int, length: int, clean_fraction: float, o
         out.put(synth.batch(batch, length, clean_fraction=clean_fraction))
 
 
+def _device_of(model):
+    return next(model.parameters()).device
+
+
 def recalibrate_batchnorm(model, synth, batches: int, length: int, batch: int) -> None:
     """Batch-norm running statistics := the average over `batches` fresh batches, dropout off."""
     import torch
@@ -102,10 +106,6 @@ def recalibrate_batchnorm(model, synth, batches: int, length: int, batch: int) -
     for bn, mom in zip(bns, saved):
         bn.momentum = mom
     model.train()
-
-
-def _device_of(model):
-    return next(model.parameters()).device
 
 
 def export_weights(model, path: Path, meta: dict) -> None:
