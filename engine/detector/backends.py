@@ -32,12 +32,6 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
-def _onnx_available() -> bool:
-    from ..tflite_torch.onnx_runner import onnx_available
-
-    return onnx_available()
-
-
 def _litert_available() -> bool:
     try:
         import ai_edge_litert.interpreter  # noqa: F401
@@ -60,7 +54,9 @@ class PoseNets:
         if backend == "auto":
             cpu = self.device == "cpu"
             det_rt = "litert" if cpu and _litert_available() else "torch"
-            lm_rt = "onnx" if cpu and _onnx_available() else "torch"
+            from ..tflite_torch.onnx_runner import onnx_available
+
+            lm_rt = "onnx" if cpu and onnx_available() else "torch"
         else:
             det_rt = lm_rt = backend
         self.runtimes = {"detector": det_rt, "landmarks": lm_rt}
@@ -81,7 +77,6 @@ class PoseNets:
                 torch.backends.cudnn.allow_tf32 = False
                 torch.backends.cuda.matmul.allow_tf32 = False
             self._torch = torch
-            self._dtype = torch.float32
         self._det = self._load(detector, det_rt, threads, None)
         # Only the landmarks and the pose flag are read: the segmentation and heatmap branches are pruned.
         self._lm = self._load(landmarks, lm_rt, threads, (0, 1))
@@ -105,7 +100,7 @@ class PoseNets:
             return OnnxModel(path, outputs=outputs, num_threads=threads)
         from ..tflite_torch import build_module
 
-        module = build_module(path, device=self.device, dtype=self._dtype, outputs=outputs)
+        module = build_module(path, device=self.device, outputs=outputs)  # float32 on both devices
         if self.device == "cuda" and self.cuda_graphs:
             from ..tflite_torch.cuda_graphs import GraphedModule
 
@@ -138,7 +133,7 @@ class PoseNets:
             return model(np.ascontiguousarray(x, dtype=np.float32))
         torch = self._torch
         with torch.inference_mode():
-            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device, self._dtype)
+            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
             return tuple(o.float().cpu().numpy() for o in model(t))
 
     def detect(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
