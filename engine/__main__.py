@@ -1,9 +1,15 @@
 import os
 import sys
 
-# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads starve the
-# decoder thread and each other (measured: torch batch-1 landmarks 25 -> 105 frames/s under load).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if sys.argv[1:2] == ["lifter"]:
+    # Training and evaluation interleave numpy batch synthesis with torch on the same cores. OpenBLAS's own
+    # threads then fight torch's OpenMP threads: one BLAS thread and spinning OpenMP threads took a training
+    # step from 161 to 106 ms (384 channels, 16 windows, 2-core CPU).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+else:
+    # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads starve the
+    # decoder thread and each other (measured: torch batch-1 landmarks 25 -> 105 frames/s under load).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .cli import main  # noqa: E402
 
