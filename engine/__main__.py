@@ -1,7 +1,8 @@
 import os
 import sys
 
-if sys.argv[1:2] == ["lifter"]:
+# the command is the first word that is not an option (`--debug` may come before it)
+if next((a for a in sys.argv[1:] if not a.startswith("-")), None) == "lifter":
     # Training and evaluation interleave numpy batch synthesis with torch on the same cores. OpenBLAS's own
     # threads then fight torch's OpenMP threads: one BLAS thread and spinning OpenMP threads took a training
     # step from 161 to 106 ms (384 channels, 16 windows, 2-core CPU).
