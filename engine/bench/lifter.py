@@ -58,8 +58,9 @@ def run() -> list[dict]:
     rf = lifter.receptive_field
     return [
         {"name": "lifter_cpu", "value": N_FRAMES / t_lift, "unit": "frames/s",
-         "note": f"temporal lifter, receptive field {rf}, {N_FRAMES} frames in one sequence, "
-                 f"{threads} torch threads ({t_lift:.2f} s)"},
+         "note": f"temporal lifter, receptive field {rf}, {N_FRAMES} frames in one sequence, each seen "
+                 f"{2 * len(lifter.rolls_deg)} ways (test-time rolls and mirrors), {threads} torch threads "
+                 f"({t_lift:.2f} s)"},
         {"name": "rotation_solve", "value": N_FRAMES / t_solve, "unit": "frames/s",
          "note": f"27-joint canonical skeleton, numpy, {N_FRAMES} frames ({t_solve:.2f} s)"},
         {"name": "complete_take", "value": N_FRAMES / t_take, "unit": "frames/s",

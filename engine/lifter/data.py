@@ -5,8 +5,9 @@ Pipeline
   joints and BlazePose keypoints placed (`keypoints.place_on_mocap`); the result is cached as one .npz.
 - Split by clip (never by frame): held out are all clips of the styles in `HELDOUT_STYLES` (feminine in both
   datasets, giant in dataset 1, elderly in dataset 2) and the dance clip; everything else trains.
-- `Synth.batch`: windows of a clip resampled to a random frame rate, mirrored, bone lengths scaled, seen
-  through a random pinhole camera, with detector-like noise, turned into network features.
+- `Synth.batch`: windows of a clip resampled to a random frame rate, mirrored, bone lengths scaled, in some
+  windows the pose itself bent (torso, arms, legs turned about their joints, `bend_pose`), seen through a
+  random pinhole camera, with detector-like noise, turned into network features.
 
 Camera model. The 2D input is normalised by a *nominal* focal length: a 60 degree field of view across the
 image's long side, f_nom = (long side / 2) / tan(30 deg); x_n = (u - w/2) / f_nom, y_n = (v - h/2) / f_nom.
@@ -139,6 +140,54 @@ _LIMBS = [kp.KEYPOINT_NAMES.index(f"{side}_{n}") for side in ("left", "right")
 _EXTREMITY = np.array([i for i, n in enumerate(kp.KEYPOINT_NAMES) if any(w in n for w in _SMALL_PARTS)])
 
 
+def _subtree(bone: str) -> np.ndarray:
+    """Indices of the points whose chain runs through `bone` (the bone ending at that joint)."""
+    return np.nonzero(POINT_CHAINS[:, sk.INDEX[bone]])[0]
+
+
+# pose bending: (pivot joint, points turned about it, spread of the constant and the swaying angle, rad).
+# The moving parts start one bone below the pivot so that the points fixed to the pivot's own frame (the hip
+# keypoints sit on the thigh bones but belong to the pelvis) stay. The torso comes first: it carries the arms.
+_BENDS = [("Spine", _subtree("Chest"), 0.15, 0.10)] + [
+    (f"UpperArm_{s}", _subtree(f"LowerArm_{s}"), 0.45, 0.30) for s in "LR"] + [
+    (f"UpperLeg_{s}", _subtree(f"LowerLeg_{s}"), 0.25, 0.15) for s in "LR"]
+
+
+def rotation_matrices(w: np.ndarray) -> np.ndarray:
+    """Axis-angle vectors (..., 3) -> rotation matrices (..., 3, 3) (Rodrigues' formula)."""
+    angle = np.linalg.norm(w, axis=-1, keepdims=True)
+    k = w / np.maximum(angle, 1e-9)
+    kx, ky, kz = k[..., 0], k[..., 1], k[..., 2]
+    zero = np.zeros_like(kx)
+    K = np.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], -1).reshape(w.shape[:-1] + (3, 3))
+    s, c = np.sin(angle)[..., None], np.cos(angle)[..., None]
+    return np.eye(3) + s * K + (1 - c) * (K @ K)
+
+
+def bend_pose(pts: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """Poses the mocap never had, for `share` of the windows pts (n, T, 60, 3) (changed in place, returned).
+
+    In a chosen window each of the torso (about the Spine), the arms (about the shoulder joints) and the legs
+    (about the hip joints) is turned, with probability 0.7, by a random rotation that sways over time (a
+    constant part plus a sine of 0.2-1 cycles a second at 30 fps): an arm held differently, a lean, a
+    different step. Bone lengths stay; nothing stops a limb passing through the body, which does not
+    matter to the lifter. Meant for motion the clips lack (the held-out dance is most of the error).
+    """
+    n, T = pts.shape[:2]
+    t = np.arange(T, dtype=np.float64)
+    for b in np.nonzero(rng.random(n) < share)[0]:
+        for pivot, moving, const, sway in _BENDS:
+            if rng.random() >= 0.7:
+                continue
+            freq = rng.uniform(0.2, 1.0) / 30.0
+            phase = rng.uniform(0, 2 * np.pi)
+            w = rng.normal(0, const, 3) + rng.normal(0, sway, 3) * np.sin(2 * np.pi * freq * t + phase)[:, None]
+            R = rotation_matrices(w).astype(np.float32)  # (T, 3, 3)
+            centre = pts[b, :, sk.INDEX[pivot]][:, None]  # (T, 1, 3)
+            pts[b][:, moving] = np.matmul(pts[b][:, moving] - centre, R.transpose(0, 2, 1)) + centre
+    return pts
+
+
 def look_at(cam: np.ndarray, target: np.ndarray, roll: np.ndarray) -> np.ndarray:
     """World (Y up) -> camera (x right, y down, z forward) rotations. cam, target: (B, 3); roll: (B,) rad.
 
@@ -259,13 +308,16 @@ class Batch:
 class Synth:
     """Random training windows from a set of clips. All randomness comes from `rng`."""
 
-    def __init__(self, clips: list[Clip], rng: np.random.Generator):
+    def __init__(self, clips: list[Clip], rng: np.random.Generator, bend: float = 0.0):
+        """bend: share of the windows whose pose is bent (`bend_pose`)."""
         self.clips = clips
         self.rng = rng
+        self.bend = bend
         self.lengths = np.array([c.points.shape[0] for c in clips], dtype=np.float64)
 
     def sample_points(self, n: int, length: int) -> np.ndarray:
-        """(n, length, 60, 3) windows: random clip, frame rate 20-60 fps, start, mirror, bone scale."""
+        """(n, length, 60, 3) windows: random clip, frame rate 20-60 fps, start, bent pose, mirror, bone
+        scale."""
         rng = self.rng
         p_clip = self.lengths / self.lengths.sum()
         out = np.empty((n, length, POINT_PARENTS.size, 3), dtype=np.float32)
@@ -281,6 +333,8 @@ class Synth:
             i1 = np.minimum(i0 + 1, T - 1)
             a = (t - i0)[:, None, None]
             out[b] = (1 - a) * P[i0] + a * P[i1]
+        if self.bend > 0:
+            bend_pose(out, rng, self.bend)
         mirror = rng.random(n) < 0.5
         out[mirror] = out[mirror][:, :, POINT_MIRROR]
         out[mirror, :, :, 0] *= -1

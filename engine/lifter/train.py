@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--dropout", type=float, default=0.1, help="dropout after every layer (default %(default)s)")
     ap.add_argument("--clean-fraction", type=float, default=0.2,
                     help="share of windows with exact 2D, no detector noise (default %(default)s)")
+    ap.add_argument("--bend", type=float, default=0.0,
+                    help="share of the windows whose pose is bent: torso, arms and legs turned about their "
+                         "joints (data.bend_pose; default %(default)s)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (default %(default)s: two threads slowed training about "
                          "six times when other jobs shared the two cores)")
@@ -75,11 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _synth_worker(clips, seed, batch: int, length: int, clean_fraction: float, out) -> None:
+def _synth_worker(clips, seed, batch: int, length: int, clean_fraction: float, bend: float, out) -> None:
     """Child process: training batches from its own random stream into the queue `out`, forever."""
     from . import data as D
 
-    synth = D.Synth(clips, np.random.default_rng(seed))
+    synth = D.Synth(clips, np.random.default_rng(seed), bend=bend)
     while True:
         out.put(synth.batch(batch, length, clean_fraction=clean_fraction))
 
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         step, elapsed_before = ck["step"], ck["elapsed"]
         rng = np.random.default_rng([args.seed, step])
         log(f"resumed at step {step}, {elapsed_before / 60:.1f} min done")
-    synth = D.Synth(train_clips, rng)
+    synth = D.Synth(train_clips, rng, bend=args.bend)
     val = D.Synth(held, np.random.default_rng(1234)).batch(128, rf - 1 + args.chunk, clean_fraction=0.5)
     meta = {"arch": arch, "widths": list(ARCHS[arch]), "channels": args.channels,
             "receptive_field": rf, "joints": [D.sk.JOINT_NAMES[j] for j in D.LIFTER_JOINTS],
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         model.train()
         return mp * 1000, re * 1000
 
-    calib = D.Synth(train_clips, np.random.default_rng([args.seed, 777]))
+    calib = D.Synth(train_clips, np.random.default_rng([args.seed, 777]), bend=args.bend)
 
     def save(final: bool = False) -> None:
         elapsed = elapsed_before + time.time() - t_start
@@ -225,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         for w in range(args.workers):
             ctx.Process(target=_synth_worker, daemon=True,
                         args=(train_clips, [args.seed, step, w + 1], args.batch, length, args.clean_fraction,
-                              batches)).start()
+                              args.bend, batches)).start()
     model.train()
     while True:
         elapsed = elapsed_before + time.time() - t_start
