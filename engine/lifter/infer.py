@@ -1,9 +1,9 @@
 """Run the committed lifter on a sequence: normalised 2D keypoints -> camera-space 3D joints and trajectory.
 
 Whole-sequence convolution: the sequence is edge-padded by half the receptive field on both sides (as
-VideoPose3D does), so any length works, one frame included. Test-time augmentation: the sequence is also
-seen as if the camera were rolled about its axis by +-12 degrees, and each of the three is also mirrored;
-the six answers are turned (and mirrored) back and averaged. Invalid frames get their keypoints interpolated
+VideoPose3D does), so any length works, one frame included. Test-time augmentation: the sequence is seen
+as if the camera were rolled about its axis by -12 and by +12 degrees, and each of the two also mirrored;
+the four answers are turned (and mirrored) back and averaged. Invalid frames get their keypoints interpolated
 from the nearest valid frames and confidence 0 (the network was trained on such gaps).
 """
 
@@ -24,11 +24,14 @@ WEIGHTS = Path(__file__).resolve().parent / "weights" / "lifter.safetensors"
 BASELINE_WEIGHTS = Path(__file__).resolve().parent / "weights" / "baseline.safetensors"
 # lifter joint -> its mirror image (the lifter's joints are the canonical ones without Root)
 _JOINT_MIRROR = sk.MIRROR[D.LIFTER_JOINTS] - 1
-# camera rolls (degrees) the sequence is also seen through. A roll about the optical axis turns the 2D about
-# the image centre and the camera-space answer about the z axis, exactly, so it can be undone. Measured with
-# `lifter eval` on the weights of 2026-11-21: exact-2D MPJPE 43.1 -> 42.3 mm, noisy 51.2 -> 50.5 (+-6
-# degrees: 42.6; +-20 degrees: 44.4, beyond the 3 degree spread of the training cameras' roll)
-TTA_ROLLS_DEG = (-12.0, 0.0, 12.0)
+# camera rolls (degrees) the sequence is seen through. A roll about the optical axis turns the 2D about the
+# image centre and the camera-space answer about the z axis, exactly, so it can be undone. `lifter eval` on
+# the weights of 2026-11-21, against the plain view and its mirror: exact-2D MPJPE 43.1 -> 42.7 mm, noisy
+# 51.2 -> 50.8, noisy acceleration error 15.2 -> 13.9, but root error 442 -> 478 mm. Rolls of -12, 0 and +12
+# did better (42.3 / 50.5, root 462) at 9,500 frames/s in the bench, under its 10,000 target; +-20 degrees,
+# far beyond the 3 degree spread of the training cameras' roll, did worse (44.4 with the 0 roll)
+TTA_ROLLS_DEG = (-12.0, 12.0)
+CHUNK_FRAMES = 512
 
 
 class Lifter:
@@ -102,11 +105,24 @@ class Lifter:
         x = np.stack([D.features(v, valid) for v in views])  # (2 x rolls, T, F)
         pad = (self.receptive_field - 1) // 2
         xp = np.concatenate([np.repeat(x[:, :1], pad, 1), x, np.repeat(x[:, -1:], pad, 1)], 1)
+        # in pieces of CHUNK_FRAMES output frames (each with its receptive field's context): the answer is the
+        # same, and the activations of every view of a long clip stay small enough to be fast (six views of
+        # 9,000 frames at once ran at half the speed)
+        rf = self.receptive_field
+        poses, trajs, ups = [], [], []
         with torch.inference_mode():
-            pose, traj, up = self.model(torch.from_numpy(xp.transpose(0, 2, 1).copy()))
-            root = decode_root(traj, torch.from_numpy(x[..., -2:])).numpy()
-        pose = pose.numpy()
-        up = None if up is None else up.numpy() / np.linalg.norm(up.numpy(), axis=-1, keepdims=True)
+            for s in range(0, T, CHUNK_FRAMES):
+                piece = xp[:, s:min(T, s + CHUNK_FRAMES) + rf - 1]
+                p, t, u = self.model(torch.from_numpy(piece.transpose(0, 2, 1).copy()))
+                poses.append(p)
+                trajs.append(t)
+                ups.append(u)
+            root = decode_root(torch.cat(trajs, 1), torch.from_numpy(x[..., -2:])).numpy()
+        pose = torch.cat(poses, 1).numpy()
+        up = None if ups[0] is None else torch.cat(ups, 1)
+        if up is not None:  # each view's up direction counts alike: unit length before the average
+            up = up.numpy()
+            up = up / np.linalg.norm(up, axis=-1, keepdims=True)
         flip = np.array([-1.0, 1.0, 1.0], np.float32)
         pose_sum, root_sum, up_sum = 0.0, 0.0, 0.0
         for i, m in enumerate(turns):
