@@ -30,6 +30,7 @@ import numpy as np
 from .. import skeleton as sk
 from ..errors import BadInput
 from ..formats.bvh import read_bvh
+from ..quaternion import quat_from_axis_angle, quat_to_matrix
 from . import keypoints as kp
 
 HELDOUT_STYLES = ("feminine", "giant", "elderly")
@@ -153,17 +154,6 @@ _BENDS = [("Spine", _subtree("Chest"), 0.15, 0.10)] + [
     (f"UpperLeg_{s}", _subtree(f"LowerLeg_{s}"), 0.25, 0.15) for s in "LR"]
 
 
-def rotation_matrices(w: np.ndarray) -> np.ndarray:
-    """Axis-angle vectors (..., 3) -> rotation matrices (..., 3, 3) (Rodrigues' formula)."""
-    angle = np.linalg.norm(w, axis=-1, keepdims=True)
-    k = w / np.maximum(angle, 1e-9)
-    kx, ky, kz = k[..., 0], k[..., 1], k[..., 2]
-    zero = np.zeros_like(kx)
-    K = np.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], -1).reshape(w.shape[:-1] + (3, 3))
-    s, c = np.sin(angle)[..., None], np.cos(angle)[..., None]
-    return np.eye(3) + s * K + (1 - c) * (K @ K)
-
-
 def bend_pose(pts: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
     """Poses the mocap never had, for `share` of the windows pts (n, T, 60, 3) (changed in place, returned).
 
@@ -183,7 +173,9 @@ def bend_pose(pts: np.ndarray, rng: np.random.Generator, share: float) -> np.nda
             freq = rng.uniform(0.2, 1.0) / 30.0
             phase = rng.uniform(0, 2 * np.pi)
             w = rng.normal(0, const, 3) + rng.normal(0, sway, 3) * np.sin(2 * np.pi * freq * t + phase)[:, None]
-            R = rotation_matrices(w).astype(np.float32)  # (T, 3, 3)
+            angle = np.linalg.norm(w, axis=-1)
+            axis = w / np.maximum(angle, 1e-9)[:, None]
+            R = quat_to_matrix(quat_from_axis_angle(axis, angle), normalize=False).astype(np.float32)  # (T, 3, 3)
             centre = pts[b, :, sk.INDEX[pivot]][:, None]  # (T, 1, 3)
             pts[b][:, moving] = np.matmul(pts[b][:, moving] - centre, R.transpose(0, 2, 1)) + centre
     return pts
