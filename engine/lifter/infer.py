@@ -119,9 +119,9 @@ class Lifter:
                 ups.append(u)
             root = decode_root(torch.cat(trajs, 1), torch.from_numpy(x[..., -2:])).numpy()
         pose = torch.cat(poses, 1).numpy()
-        up = None if ups[0] is None else torch.cat(ups, 1)
-        if up is not None:  # each view's up direction counts alike: unit length before the average
-            up = up.numpy()
+        up = None
+        if ups[0] is not None:  # each view's up direction counts alike: unit length before the average
+            up = torch.cat(ups, 1).numpy()
             up = up / np.linalg.norm(up, axis=-1, keepdims=True)
         flip = np.array([-1.0, 1.0, 1.0], np.float32)
         pose_sum, root_sum, up_sum = 0.0, 0.0, 0.0
