@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--only", default=None, help="comma-separated bench names (default: all)")
     b.add_argument("--json", default=None, metavar="OUT.json", help="also write the rows as JSON")
 
-    lf = sub.add_parser("lifter", help="train or evaluate the 2D-to-3D lifter", add_help=False)
-    lf.add_argument("lifter_command", choices=["train", "eval"])
+    lf = sub.add_parser("lifter", help="train, combine or evaluate the 2D-to-3D lifter", add_help=False)
+    lf.add_argument("lifter_command", choices=["train", "combine", "eval"])
     lf.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                 from .lifter.train import main as train_main
 
                 return train_main(args.rest)
+            if args.lifter_command == "combine":
+                from .lifter.members import main as combine_main
+
+                return combine_main(args.rest)
             from .lifter.evaluate import main as eval_main
 
             return eval_main(args.rest)

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"arch": arch, "widths": list(ARCHS[arch]), "channels": args.channels,
             "receptive_field": rf, "joints": [D.sk.JOINT_NAMES[j] for j in D.LIFTER_JOINTS],
             "keypoints": "blazepose33", "nominal_hfov_deg": D.NOMINAL_HFOV_DEG, "features": D.FEATURES,
-            "up_head": True}
+            "up_head": True, "seed": args.seed, "bend": args.bend, "dropout": args.dropout}
 
     def evaluate_val() -> tuple[float, float]:
         model.eval()
