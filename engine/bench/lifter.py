@@ -58,8 +58,9 @@ def run() -> list[dict]:
     rf = lifter.receptive_field
     return [
         {"name": "lifter_cpu", "value": N_FRAMES / t_lift, "unit": "frames/s",
-         "note": f"temporal lifter, receptive field {rf}, {N_FRAMES} frames in one sequence, each seen "
-                 f"{2 * len(lifter.rolls_deg)} ways (test-time rolls and mirrors), {threads} torch threads "
+         "note": f"temporal lifter, receptive field {rf}, {len(lifter.models)} network(s), {N_FRAMES} frames in "
+                 f"one sequence, each seen {2 * len(lifter.rolls_deg)} ways (test-time rolls and mirrors) by "
+                 f"each network, {'bfloat16' if lifter.bf16 else 'float32'}, {threads} torch threads "
                  f"({t_lift:.2f} s)"},
         {"name": "rotation_solve", "value": N_FRAMES / t_solve, "unit": "frames/s",
          "note": f"27-joint canonical skeleton, numpy, {N_FRAMES} frames ({t_solve:.2f} s)"},

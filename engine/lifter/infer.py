@@ -30,7 +30,10 @@ _JOINT_MIRROR = sk.MIRROR[D.LIFTER_JOINTS] - 1
 # -12, 0 and +12 did 42.3 / 50.5 but ran at 9,500 frames/s in the bench, under its 10,000 target. The angle was
 # picked on the held-out clips themselves: the choice is worth a few tenths of a millimetre there.
 TTA_ROLLS_DEG = (-9.0, 9.0)
-CHUNK_FRAMES = 512
+# output frames per piece of a long sequence (see `lift`). Bench, 9,000 frames, 2 networks x 4 views, 2 threads:
+# pieces of 512 / 1,024 / 2,048 frames ran at 14,400 / 16,400 / 12,500-17,000 frames/s in bfloat16 and 9,000 /
+# 9,800-10,000 / 7,900-8,500 in float32
+CHUNK_FRAMES = 1024
 
 
 class Lifter:
@@ -104,7 +107,7 @@ class Lifter:
         xp = np.concatenate([np.repeat(x[:, :1], pad, 1), x, np.repeat(x[:, -1:], pad, 1)], 1)
         # in pieces of CHUNK_FRAMES output frames (each with its receptive field's context): the answer is the
         # same, and the activations of every view of a long clip stay small enough to be fast (six views of
-        # 9,000 frames at once ran at half the speed)
+        # 9,000 frames at once ran at half the speed; see CHUNK_FRAMES)
         rf = self.receptive_field
         poses, trajs, ups = [], [], []
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
