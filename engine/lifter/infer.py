@@ -3,8 +3,10 @@
 Whole-sequence convolution: the sequence is edge-padded by half the receptive field on both sides (as
 VideoPose3D does), so any length works, one frame included. Test-time augmentation: the sequence is seen
 as if the camera were rolled about its axis by -9 and by +9 degrees, and each of the two also mirrored;
-the four answers are turned (and mirrored) back and averaged. Invalid frames get their keypoints interpolated
-from the nearest valid frames and confidence 0 (the network was trained on such gaps).
+the four answers are turned (and mirrored) back and averaged. A weights file may hold several networks
+(`members.py`; the committed one holds two): each sees every view, and all their answers are averaged.
+Invalid frames get their keypoints interpolated from the nearest valid frames and confidence 0 (the network
+was trained on such gaps).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ _JOINT_MIRROR = sk.MIRROR[D.LIFTER_JOINTS] - 1
 # the weights of 2026-11-21, against the plain view and its mirror (43.1 / 51.2 mm exact / noisy MPJPE, root
 # 442): rolls +-9 42.4 / 50.6, root 458; +-6 42.5 / 50.8, root 448; +-12 42.7 / 50.8, root 478. Rolls of
 # -12, 0 and +12 did 42.3 / 50.5 but ran at 9,500 frames/s in the bench, under its 10,000 target. The angle was
-# picked on the held-out clips themselves: the choice is worth a few tenths of a millimetre there.
+# picked on the held-out clips themselves: the choice is worth a few tenths of a millimetre there. With the
+# two networks of 2026-11-22: +-9 41.6 / 50.2, root 483; +-6 41.9 / 50.4, root 474; none 42.6 / 50.9, root 470.
 TTA_ROLLS_DEG = (-9.0, 9.0)
 # output frames per piece of a long sequence (see `lift`). Bench, 9,000 frames, 2 networks x 4 views, 2 threads:
 # pieces of 512 / 1,024 / 2,048 frames ran at 14,400 / 16,400 / 12,500-17,000 frames/s in bfloat16 and 9,000 /
