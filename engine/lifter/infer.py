@@ -64,11 +64,20 @@ class Lifter:
                 raise ModelError(f"lifter weights {path} do not match the model: {missing or unexpected}")
             model.eval()
             self.models.append(model.fuse_batchnorm())
+        self.bf16 = _fast_bf16() if bf16 is None else bool(bf16)
+        # weights cast once (after the batch norms are folded in, in float32), not by autocast at every call:
+        # 2-20 % faster in the bench. The 1x1 heads stay float32: they cost little, and bfloat16's 8 bits
+        # would round a 0.5 m joint offset to 2 mm and the depth to 0.4 %
+        self.dtype = torch.bfloat16 if self.bf16 else torch.float32
+        for model in self.models:
+            model.to(self.dtype)
+            for head in (model.pose_head, model.traj_head, model.up_head):
+                if head is not None:
+                    head.float()
         self.members = [m for m, _ in members]
         self.up_head = self.models[0].up_head is not None
         self.receptive_field = self.models[0].receptive_field
         self.rolls_deg = tuple(float(a) for a in rolls_deg) or (0.0,)
-        self.bf16 = _fast_bf16() if bf16 is None else bool(bf16)
         if threads is not None:
             torch.set_num_threads(threads)
 
@@ -113,9 +122,10 @@ class Lifter:
         # 9,000 frames at once ran at half the speed; see CHUNK_FRAMES)
         rf = self.receptive_field
         poses, trajs, ups = [], [], []
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.inference_mode():
             for s in range(0, T, CHUNK_FRAMES):
                 piece = torch.from_numpy(xp[:, s:min(T, s + CHUNK_FRAMES) + rf - 1].transpose(0, 2, 1).copy())
+                piece = piece.to(self.dtype)
                 # every member sees every view; their answers are averaged as the views' are
                 outs = [model(piece) for model in self.models]
                 poses.append(torch.cat([o[0].float() for o in outs]))

@@ -78,6 +78,7 @@ class TemporalLifter(nn.Module):
             res = h[:, :, pad:h.shape[2] - pad]
             h = self.drop(torch.relu(self.bns[2 * i](self.convs[2 * i](h))))
             h = res + self.drop(torch.relu(self.bns[2 * i + 1](self.convs[2 * i + 1](h))))
+        h = h.to(self.pose_head.weight.dtype)  # the heads may be kept wider than the rest (bfloat16 inference)
         pose = self.pose_head(h).permute(0, 2, 1).reshape(h.shape[0], h.shape[2], self.joints, 3)
         pose = pose - pose[:, :, :1]  # joint 0 is Hips: exactly zero
         traj = self.traj_head(h).permute(0, 2, 1)
