@@ -33,7 +33,8 @@ _JOINT_MIRROR = sk.MIRROR[D.LIFTER_JOINTS] - 1
 # picked on the held-out clips themselves: the choice is worth a few tenths of a millimetre there. With the
 # two networks of 2026-11-22: +-9 41.6 / 50.2, root 483; +-6 41.9 / 50.4, root 474; none 42.6 / 50.9, root 470.
 TTA_ROLLS_DEG = (-9.0, 9.0)
-# output frames per piece of a long sequence (see `lift`). Bench, 9,000 frames, 2 networks x 4 views, 2 threads:
+# output frames per piece of a long sequence (see `lift`). Timed by a script like the bench's lifter row (9,000
+# frames, 2 networks x 4 views, 2 threads):
 # pieces of 512 / 1,024 / 2,048 frames ran at 14,400 / 16,400 / 12,500-17,000 frames/s in bfloat16 and 9,000 /
 # 9,800-10,000 / 7,900-8,500 in float32
 CHUNK_FRAMES = 1024
@@ -66,7 +67,7 @@ class Lifter:
             self.models.append(model.fuse_batchnorm())
         self.bf16 = _fast_bf16() if bf16 is None else bool(bf16)
         # weights cast once (after the batch norms are folded in, in float32), not by autocast at every call:
-        # 2-20 % faster in the bench. The 1x1 heads stay float32: they cost little, and bfloat16's 8 bits
+        # 2-20 % faster, timed as the bench does. The 1x1 heads stay float32: they cost little, and bfloat16's 8 bits
         # would round a 0.5 m joint offset to 2 mm and the depth to 0.4 %
         self.dtype = torch.bfloat16 if self.bf16 else torch.float32
         for model in self.models:
