@@ -321,17 +321,14 @@ def _tiny_network_file(path: Path, channels: int, seed: int) -> Path:
     import torch
 
     from engine.lifter.model import TemporalLifter
-    from engine.lifter.train import ARCHS, export_weights
+    from engine.lifter.train import ARCHS, export_weights, network_meta
 
     torch.manual_seed(seed)
     model = TemporalLifter(ARCHS["tcn"], channels=channels)
     for p in model.parameters():  # the trajectory head starts at zero: give every output something to say
         torch.nn.init.normal_(p, std=0.3)
     model.eval()
-    meta = {"arch": "tcn", "widths": list(ARCHS["tcn"]), "channels": channels, "receptive_field": 81,
-            "joints": [sk.JOINT_NAMES[j] for j in D.LIFTER_JOINTS], "keypoints": "blazepose33",
-            "nominal_hfov_deg": D.NOMINAL_HFOV_DEG, "features": D.FEATURES, "up_head": True, "steps": seed + 1}
-    export_weights(model, path, meta)
+    export_weights(model, path, dict(network_meta("tcn", channels), steps=seed + 1))
     return path
 
 

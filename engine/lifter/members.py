@@ -22,6 +22,16 @@ SHARED_KEYS = ("arch", "widths", "channels", "receptive_field", "joints", "keypo
                "features", "up_head")
 
 
+def shared_meta(metas: list[dict], names: list[str]) -> dict:
+    """The SHARED_KEYS of the first of `metas`; ModelError naming the first one (`names`) that differs."""
+    shared = {k: metas[0].get(k) for k in SHARED_KEYS}
+    for name, m in zip(names, metas):
+        differ = [k for k in SHARED_KEYS if m.get(k) != shared[k]]
+        if differ:
+            raise ModelError(f"{name} differs in {', '.join(differ)} from {names[0]}")
+    return shared
+
+
 def read_members(path: str | os.PathLike) -> tuple[dict, list[tuple[dict, dict]]]:
     """(shared metadata, [(member metadata, member state dict), ...]) from a one- or many-network file.
 
@@ -46,11 +56,7 @@ def read_members(path: str | os.PathLike) -> tuple[dict, list[tuple[dict, dict]]
         members.append((member_meta, {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}))
     if not members or any(not s for _, s in members):
         raise ModelError(f"lifter weights {path}: a member has no tensors")
-    shared = {k: members[0][0].get(k) for k in SHARED_KEYS}
-    for i, (member_meta, _) in enumerate(members):
-        differ = [k for k in SHARED_KEYS if member_meta.get(k) != shared[k]]
-        if differ:
-            raise ModelError(f"lifter weights {path}: member {i} differs from member 0 in {', '.join(differ)}")
+    shared = shared_meta([m for m, _ in members], [f"lifter weights {path}: member {i}" for i in range(len(members))])
     return shared, members
 
 
@@ -68,12 +74,7 @@ def combine(paths: list[str | os.PathLike], out: str | os.PathLike) -> dict:
         member_meta, state = members[0]
         metas.append(dict(member_meta, source=Path(p).name))
         tensors.update({f"member{i}.{k}": v.contiguous() for k, v in state.items()})
-    shared = {k: metas[0].get(k) for k in SHARED_KEYS}
-    for p, m in zip(paths, metas):
-        differ = [k for k in SHARED_KEYS if m.get(k) != shared[k]]
-        if differ:
-            raise ModelError(f"{p} cannot join {paths[0]}: it differs in {', '.join(differ)}")
-    meta = dict(shared, members=metas)
+    meta = dict(shared_meta(metas, [str(p) for p in paths]), members=metas)
     atomic_write_bytes(out, save(tensors, metadata={k: json.dumps(v) for k, v in meta.items()}))
     return meta
 

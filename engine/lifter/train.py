@@ -78,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def network_meta(arch: str, channels: int) -> dict:
+    """What the weights file says about the network and its inputs (`members.SHARED_KEYS` and more)."""
+    from . import data as D
+
+    widths = ARCHS[arch]
+    return {"arch": arch, "widths": list(widths), "channels": channels, "receptive_field": math.prod(widths),
+            "joints": [D.sk.JOINT_NAMES[j] for j in D.LIFTER_JOINTS], "keypoints": "blazepose33",
+            "nominal_hfov_deg": D.NOMINAL_HFOV_DEG, "features": D.FEATURES, "up_head": True}
+
+
 def _synth_worker(clips, seed, batch: int, length: int, clean_fraction: float, bend: float, out) -> None:
     """Child process: training batches from its own random stream into the queue `out`, forever."""
     from . import data as D
@@ -174,10 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"resumed at step {step}, {elapsed_before / 60:.1f} min done")
     synth = D.Synth(train_clips, rng, bend=args.bend)
     val = D.Synth(held, np.random.default_rng(1234)).batch(128, rf - 1 + args.chunk, clean_fraction=0.5)
-    meta = {"arch": arch, "widths": list(ARCHS[arch]), "channels": args.channels,
-            "receptive_field": rf, "joints": [D.sk.JOINT_NAMES[j] for j in D.LIFTER_JOINTS],
-            "keypoints": "blazepose33", "nominal_hfov_deg": D.NOMINAL_HFOV_DEG, "features": D.FEATURES,
-            "up_head": True, "seed": args.seed, "bend": args.bend, "dropout": args.dropout}
+    meta = dict(network_meta(arch, args.channels), seed=args.seed, bend=args.bend, dropout=args.dropout)
 
     def evaluate_val() -> tuple[float, float]:
         model.eval()
