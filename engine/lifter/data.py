@@ -161,8 +161,9 @@ def bend_pose(pts: np.ndarray, rng: np.random.Generator, share: float) -> np.nda
     (about the hip joints) is turned, with probability 0.7, by a random rotation that sways over time (a
     constant part plus a sine of 0.2-1 cycles a second at 30 fps): an arm held differently, a lean, a
     different step. Bone lengths stay; nothing stops a limb passing through the body, which does not
-    matter to the lifter. Meant for motion the clips lack, like the held-out dance; the model card has what
-    it did (the dance better, the other clips and noisy 2D worse), so `lifter train --bend` is off by default.
+    matter to the lifter. Meant for motion the clips lack, like the held-out dance. Alone it made the dance
+    better and the other clips and noisy 2D worse, so `lifter train --bend` is off by default; the second of
+    the two committed networks trains with `--bend 0.5`, and the pair beats either (model card).
     """
     n, T = pts.shape[:2]
     t = np.arange(T, dtype=np.float64)
