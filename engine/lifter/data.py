@@ -124,6 +124,13 @@ def _chains(parents: np.ndarray) -> np.ndarray:
 
 
 POINT_CHAINS = _chains(POINT_PARENTS)
+# Spread of the body sizes the lifter is trained on, relative to the mocap performer (1.72 m): adult stature
+# is roughly normal with a standard deviation near 5.5 % of the mean for men and women pooled (about 9 cm),
+# and the lengths of the limbs relative to stature vary by a few percent. Draws are clipped to 0.85-1.15
+# (1.46-1.98 m) and 0.9-1.1. Until 2026-11-23 both were uniform over those ranges (standard deviations 8.7 %
+# and 5.8 %), wider than people are: the lifter could not tell sizes apart from 2D and shrank every body.
+HEIGHT_SD = 0.055
+PROPORTION_SD = 0.04
 # bone groups scaled together: 0 spine/neck, 1 head, 2 upper arms, 3 forearms+hands, 4 thighs, 5 shins, 6 feet
 _GROUP = {"Spine": 0, "Chest": 0, "Neck": 0, "Head": 1, "Nose": 1, "Shoulder": 0, "UpperArm": 2,
           "LowerArm": 2, "Hand": 3, "UpperLeg": 0, "LowerLeg": 4, "Foot": 5, "Toes": 6, "ToeTip": 6,
@@ -332,10 +339,10 @@ class Synth:
         mirror = rng.random(n) < 0.5
         out[mirror] = out[mirror][:, :, POINT_MIRROR]
         out[mirror, :, :, 0] *= -1
-        # bone lengths: one overall scale (height 1.46-1.98 m) and one factor per bone group; a point is its
-        # root plus the sum of the scaled bones on its chain (POINT_CHAINS), one matrix product for all
-        overall = rng.uniform(0.85, 1.15, n).astype(np.float32)
-        group = rng.uniform(0.9, 1.1, (n, POINT_GROUP.max() + 1)).astype(np.float32)
+        # bone lengths: one overall scale and one factor per bone group (`HEIGHT_SD`, `PROPORTION_SD`); a point
+        # is its root plus the sum of the scaled bones on its chain (POINT_CHAINS), one matrix product for all
+        overall = np.clip(rng.normal(1.0, HEIGHT_SD, n), 0.85, 1.15).astype(np.float32)
+        group = np.clip(rng.normal(1.0, PROPORTION_SD, (n, POINT_GROUP.max() + 1)), 0.9, 1.1).astype(np.float32)
         s = group[:, POINT_GROUP]  # (n, 60)
         rel = (out - out[:, :, np.maximum(POINT_PARENTS, 0)]) * s[:, None, :, None]
         root = out[:, :, :1]

@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"resumed at step {step}, {elapsed_before / 60:.1f} min done")
     synth = D.Synth(train_clips, rng, bend=args.bend)
     val = D.Synth(held, np.random.default_rng(1234)).batch(128, rf - 1 + args.chunk, clean_fraction=0.5)
-    meta = dict(network_meta(arch, args.channels), seed=args.seed, bend=args.bend, dropout=args.dropout)
+    meta = dict(network_meta(arch, args.channels), seed=args.seed, bend=args.bend, dropout=args.dropout,
+                height_sd=D.HEIGHT_SD, proportion_sd=D.PROPORTION_SD)
 
     def evaluate_val() -> tuple[float, float]:
         model.eval()
