@@ -3,8 +3,11 @@
 Pipeline
 - `load_clips`: every BVH under the mocap folder is read once, its forward kinematics run and the canonical
   joints and BlazePose keypoints placed (`keypoints.place_on_mocap`); the result is cached as one .npz.
-- Split by clip (never by frame): held out are all clips of the styles in `HELDOUT_STYLES` (feminine in both
-  datasets, giant in dataset 1, elderly in dataset 2) and the dance clip; everything else trains.
+  Clips on other skeletons (the CMU folders) are mapped onto the canonical body first (`mocap_retarget`).
+- Split by clip (never by frame): held out are all Bandai Namco clips of the styles in `HELDOUT_STYLES`
+  (feminine in both datasets, giant in dataset 1, elderly in dataset 2), the Bandai Namco dance clip, and the
+  CMU clips in `HELDOUT_CMU` (two salsa takes, both dancers; two modern-dance clips); everything else trains.
+- Clips are drawn in proportion to their duration, dance (`DANCE_MOTIONS`) `DANCE_WEIGHT` times as often.
 - `Synth.batch`: windows of a clip resampled to a random frame rate, mirrored, bone lengths scaled, in some
   windows the pose itself bent (torso, arms, legs turned about their joints, `bend_pose`), seen through a
   random pinhole camera, with detector-like noise, turned into network features.
@@ -35,6 +38,18 @@ from . import keypoints as kp
 
 HELDOUT_STYLES = ("feminine", "giant", "elderly")
 HELDOUT_MOTIONS = ("dance-short", "dance-long")
+# CMU clips held out (file stems): salsa takes 14 and 15 (lead and follow), modern dance 005_11 and 005_12
+HELDOUT_CMU = ("60_14_scaled", "61_14_scaled", "60_15_scaled", "61_15_scaled", "005_11", "005_12")
+DANCE_MOTIONS = ("dance-short", "dance-long", "salsa", "modern-dance")
+# dance is what users film most and what the lifter knew least (90 mm on the held-out dance against 34 mm for the
+# rest, 2026-11-23): drawn twice as often as its duration alone would give
+DANCE_WEIGHT = 2.0
+# what each CMU subject of the iClone folder does (its README)
+CMU_SUBJECTS = {"001": "playground", "002": "mixed", "003": "walk-terrain", "005": "modern-dance",
+                "006": "basketball", "007": "walk"}
+# Frame rates that the files get wrong. The salsa files say 1/120 s a frame, but CMU's index lists subjects 60 and
+# 61 at 60 fps, and read at 120 fps their feet move implausibly fast (95th percentile 3.2-4.4 m/s, folder README)
+FPS_BY_FOLDER = {"cmu-salsa": 60.0}
 LIFTER_JOINTS = np.arange(1, sk.J)  # every canonical joint but Root; Hips first
 NJ = len(LIFTER_JOINTS)
 NK = kp.K
@@ -43,7 +58,7 @@ NOMINAL_HFOV_DEG = 60.0
 FEATURES = NK * 3 + 3
 SCALE_SMOOTH = 31  # frames over which the body's 2D size is averaged
 L_HIP, R_HIP = kp.KEYPOINT_NAMES.index("left_hip"), kp.KEYPOINT_NAMES.index("right_hip")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 _NAME = re.compile(r"dataset-(\d)_(.+?)_([a-z-]+)_(\d+)\.bvh$")
 
@@ -51,23 +66,57 @@ _NAME = re.compile(r"dataset-(\d)_(.+?)_([a-z-]+)_(\d+)\.bvh$")
 @dataclass
 class Clip:
     name: str
-    dataset: int
+    dataset: int  # Bandai Namco 1 or 2; 0 for the CMU clips
     motion: str
-    style: str
+    style: str  # Bandai Namco: the style; CMU: the subject
     points: np.ndarray  # (T, 27 + 33, 3) float32 metres, world Y up: canonical joints then keypoints
     fps: float
 
     @property
     def heldout(self) -> bool:
+        if self.dataset == 0:
+            return Path(self.name).stem in HELDOUT_CMU
         return self.style in HELDOUT_STYLES or self.motion in HELDOUT_MOTIONS
+
+    @property
+    def dance(self) -> bool:
+        return self.motion in DANCE_MOTIONS
+
+    @property
+    def source(self) -> str:
+        """bandai-namco, cmu-salsa or cmu (the other CMU subjects)."""
+        if self.dataset:
+            return "bandai-namco"
+        return "cmu-salsa" if self.motion == "salsa" else "cmu"
 
 
 def parse_clip_name(filename: str) -> tuple[int, str, str]:
-    """dataset-1_walk-back_happy_001.bvh -> (1, 'walk-back', 'happy')."""
+    """(dataset, motion, style) from a clip's file name: dataset-1_walk-back_happy_001.bvh -> (1, 'walk-back',
+    'happy'); CMU: 60_01_scaled.bvh -> (0, 'salsa', '60'), 005_03.bvh -> (0, 'modern-dance', '005')."""
     m = _NAME.search(filename)
-    if not m:
-        return 0, Path(filename).stem, "unknown"
-    return int(m.group(1)), m.group(2), m.group(3)
+    if m:
+        return int(m.group(1)), m.group(2), m.group(3)
+    stem = Path(filename).stem
+    subject = stem.split("_")[0]
+    if subject in ("60", "61"):
+        return 0, "salsa", subject
+    if subject in CMU_SUBJECTS:
+        return 0, CMU_SUBJECTS[subject], subject
+    return 0, stem, "unknown"
+
+
+def _place(path: Path) -> tuple[np.ndarray, float]:
+    """One BVH file -> (T, 60, 3) float32 points (canonical joints, then keypoints) and its frame rate."""
+    from .mocap_retarget import place_on_foreign, table_for
+
+    b = read_bvh(path)
+    if table_for(b.names) is not None:
+        joints, kps, _ = place_on_foreign(b)
+    else:
+        wr, wp = b.world_transforms()
+        joints, kps = kp.place_on_mocap(wr, wp, b.names)
+    fps = FPS_BY_FOLDER.get(path.parent.name, b.fps)
+    return np.concatenate([joints, kps], 1).astype(np.float32), fps
 
 
 def load_clips(mocap_dir: str | os.PathLike, cache: str | os.PathLike | None = None) -> list[Clip]:
@@ -88,11 +137,9 @@ def load_clips(mocap_dir: str | os.PathLike, cache: str | os.PathLike | None = N
             return clips
     clips = []
     for f in files:
-        b = read_bvh(f)
-        wr, wp = b.world_transforms()
-        joints, kps = kp.place_on_mocap(wr, wp, b.names)
+        points, fps = _place(f)
         d, mo, st = parse_clip_name(f.name)
-        clips.append(Clip(f.name, d, mo, st, np.concatenate([joints, kps], 1).astype(np.float32), b.fps))
+        clips.append(Clip(f.name, d, mo, st, points, fps))
     if cache is not None:
         from ..fileio import atomic_write
         starts = np.cumsum([0] + [c.points.shape[0] for c in clips])
@@ -134,8 +181,16 @@ POINT_CHAINS = _chains(POINT_PARENTS)
 # card's "Body sizes").
 HEIGHT_SD = 0.055
 PROPORTION_SD = 0.04
-# bone groups scaled together: 0 spine/neck, 1 head, 2 upper arms, 3 forearms+hands, 4 thighs, 5 shins, 6 feet
-_GROUP = {"Spine": 0, "Chest": 0, "Neck": 0, "Head": 1, "Nose": 1, "Shoulder": 0, "UpperArm": 2,
+# Shoulders and hips of real people as BlazePose sees them (`augment="real"`). On pose2sim cam01 (our capture,
+# the most frontal frames) the shoulder keypoints are 0.65x as far apart as the torso is long and the hip
+# keypoints 0.39x; the Bandai Namco body with our keypoint placement gives 0.56x and 0.42x. The outer clavicle
+# (5 cm) is scaled by N(1.2, 0.3) (shoulder joints 0.16-0.30 m apart, 0.23 m on average against 0.21) and the
+# hip keypoints' spread about their midpoint by N(0.9, 0.08).
+CLAVICLE_SCALE = (1.2, 0.3, 0.6, 1.9)  # mean, sd, clip low, clip high
+HIP_SPREAD = (0.9, 0.08, 0.7, 1.1)
+# bone groups scaled together: 0 spine/neck, 1 head, 2 upper arms, 3 forearms+hands, 4 thighs, 5 shins, 6 feet,
+# 7 the outer clavicle (Shoulder -> UpperArm: how far apart the shoulder joints are)
+_GROUP = {"Spine": 0, "Chest": 0, "Neck": 0, "Head": 1, "Nose": 1, "Shoulder": 0, "UpperArm": 7,
           "LowerArm": 2, "Hand": 3, "UpperLeg": 0, "LowerLeg": 4, "Foot": 5, "Toes": 6, "ToeTip": 6,
           "Heel": 6}
 POINT_GROUP = np.array([_GROUP.get(n.split("_")[0], 0) for n in sk.JOINT_NAMES]
@@ -312,18 +367,26 @@ class Batch:
 class Synth:
     """Random training windows from a set of clips. All randomness comes from `rng`."""
 
-    def __init__(self, clips: list[Clip], rng: np.random.Generator, bend: float = 0.0):
-        """bend: share of the windows whose pose is bent (`bend_pose`)."""
+    def __init__(self, clips: list[Clip], rng: np.random.Generator, bend: float = 0.0, augment: str = "real"):
+        """bend: share of the windows whose pose is bent (`bend_pose`). augment: "real" (since 2026-12-06:
+        cameras up to 3 m high looking down up to 45 degrees, people near the edges and cut off by the frame,
+        runs of left/right swaps, limbs snapping to the other side, real shoulder and hip spreads) or "classic"
+        (the distribution before, which `lifter eval` keeps by default so its figures stay comparable)."""
+        if augment not in ("real", "classic"):
+            raise ValueError(f"augment must be 'real' or 'classic', not {augment!r}")
         self.clips = clips
         self.rng = rng
         self.bend = bend
-        self.lengths = np.array([c.points.shape[0] for c in clips], dtype=np.float64)
+        self.real = augment == "real"
+        # drawn by duration, dance DANCE_WEIGHT times as often
+        weight = np.array([c.points.shape[0] / c.fps * (DANCE_WEIGHT if c.dance else 1.0) for c in clips])
+        self.p_clip = weight / weight.sum()
 
     def sample_points(self, n: int, length: int) -> np.ndarray:
         """(n, length, 60, 3) windows: random clip, frame rate 20-60 fps, start, bent pose, mirror, bone
         scale."""
         rng = self.rng
-        p_clip = self.lengths / self.lengths.sum()
+        p_clip = self.p_clip
         out = np.empty((n, length, POINT_PARENTS.size, 3), dtype=np.float32)
         pad = length // 2
         for b in range(n):
@@ -346,12 +409,24 @@ class Synth:
         # is its root plus the sum of the scaled bones on its chain (POINT_CHAINS), one matrix product for all
         overall = np.clip(rng.normal(1.0, HEIGHT_SD, n), 0.85, 1.15).astype(np.float32)
         group = np.clip(rng.normal(1.0, PROPORTION_SD, (n, POINT_GROUP.max() + 1)), 0.9, 1.1).astype(np.float32)
+        if self.real:
+            m, sd, lo, hi = CLAVICLE_SCALE
+            group[:, 7] = np.clip(rng.normal(m, sd, n), lo, hi)
+        else:
+            group[:, 7] = group[:, 2]  # the clavicle went with the upper arms
         s = group[:, POINT_GROUP]  # (n, 60)
         rel = (out - out[:, :, np.maximum(POINT_PARENTS, 0)]) * s[:, None, :, None]
         root = out[:, :, :1]
         P = POINT_PARENTS.size
         chained = (POINT_CHAINS @ rel.transpose(2, 0, 1, 3).reshape(P, -1)).reshape(P, n, length, 3)
-        return root + overall[:, None, None, None] * chained.transpose(1, 2, 0, 3)
+        pts = root + overall[:, None, None, None] * chained.transpose(1, 2, 0, 3)
+        if self.real:
+            m, sd, lo, hi = HIP_SPREAD
+            spread = np.clip(rng.normal(m, sd, n), lo, hi).astype(np.float32)[:, None, None]
+            hips = pts[:, :, sk.J + np.array([L_HIP, R_HIP])]
+            centre = hips.mean(2, keepdims=True)
+            pts[:, :, sk.J + np.array([L_HIP, R_HIP])] = centre + spread[..., None] * (hips - centre)
+        return pts
 
     def cameras(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Random cameras for windows pts (B, T, 60, 3).
@@ -361,29 +436,47 @@ class Synth:
         B = pts.shape[0]
         hips = pts[:, :, sk.INDEX["Hips"]]
         centre = hips.mean(1)
-        k = np.tan(np.radians(NOMINAL_HFOV_DEG / 2)) / np.tan(np.radians(rng.uniform(45, 75, B) / 2))
-        portrait = rng.random(B) < 0.35
+        real = self.real
+        fov = rng.uniform(40, 80, B) if real else rng.uniform(45, 75, B)  # phones: about 60-75 on the long side
+        k = np.tan(np.radians(NOMINAL_HFOV_DEG / 2)) / np.tan(np.radians(fov / 2))
+        portrait = rng.random(B) < (0.45 if real else 0.35)
         img_h = np.where(portrait, 2.0, 2.0 * 9 / 16) * np.tan(np.radians(NOMINAL_HFOV_DEG / 2))
         frac = rng.uniform(0.3, 0.9, B)  # body height over image height
+        if real:  # some windows framed tighter than the body: feet or head out of the frame
+            tight = rng.random(B) < 0.15
+            frac[tight] = rng.uniform(0.9, 1.4, tight.sum())
         height = pts[:, :, sk.INDEX["Nose"], 1].max(1) - pts[:, :, sk.INDEX["Heel_L"], 1].min(1) + 0.1
         dist = np.maximum(k * height / (frac * img_h), 1.5)
         az = rng.uniform(0, 2 * np.pi, B)
         cam = centre.copy()
         cam[:, 0] += dist * np.sin(az)
         cam[:, 2] += dist * np.cos(az)
-        cam[:, 1] = rng.uniform(0.3, 2.2, B)
         target = centre.copy()
-        target[:, 1] = rng.uniform(0.6, 1.3, B)
+        if real:  # tripods, hand-held phones and cameras high on a wall: 0.3-3 m, looking down up to 45 degrees
+            cam[:, 1] = np.where(rng.random(B) < 0.3, rng.uniform(2.2, 3.0, B), rng.uniform(0.3, 2.2, B))
+            target[:, 1] = rng.uniform(0.5, 1.4, B)
+            cam[:, 1] = np.minimum(cam[:, 1], target[:, 1] + dist * np.tan(np.radians(45)))
+        else:
+            cam[:, 1] = rng.uniform(0.3, 2.2, B)
+            target[:, 1] = rng.uniform(0.6, 1.3, B)
         lateral = np.stack([np.cos(az), np.zeros(B), -np.sin(az)], 1)
-        target += lateral * (rng.uniform(-0.25, 0.25, B) * dist * img_h)[:, None]
+        side = 0.4 if real else 0.25  # near the edges of the frame
+        target += lateral * (rng.uniform(-side, side, B) * dist * img_h)[:, None]
         R = look_at(cam, target, np.radians(rng.normal(0, 3, B)))
         # a person moving through the window (runs) must stay in front of the camera: step back if needed
         depth = np.einsum("btj,bj->bt", hips - cam[:, None], R[:, 2])
         cam -= R[:, 2] * np.maximum(0.0, 1.5 - depth.min(1))[:, None]
+        # the image's half extents in normalised coordinates (x, y), for the keypoints that leave the frame
+        long_half = np.tan(np.radians(NOMINAL_HFOV_DEG / 2))
+        self.last_frame = np.stack([np.where(portrait, long_half * 9 / 16, long_half),
+                                    np.where(portrait, long_half, long_half * 9 / 16)], 1)
         return R, cam, k
 
-    def noise(self, uv: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Detector-like noise on clean 2D uv (B, T, 33, 2); size: (B,) body height in the same units.
+    def noise(self, uv: np.ndarray, size: np.ndarray, frame_half: np.ndarray | None = None,
+              away: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Detector-like noise on clean 2D uv (B, T, 33, 2); size: (B,) body height in the same units;
+        frame_half: (B, 2) the image's half extents (x, y), or None; away: (B, T) bool, frames where the person
+        turns their back to the camera, or None. The last two only count with `augment="real"`.
 
         Returns noisy (B, T, 33, 3) with confidence and valid (B, T).
         """
@@ -408,6 +501,8 @@ class Synth:
                 for li, ri in (_SWAP_LEGS if rng.random() < 0.6 else _SWAP_ARMS):
                     out[b, a:e, [li, ri]] = out[b, a:e, [ri, li]]
                     conf[b, a:e, [li, ri]] *= 0.7
+        if self.real:
+            self._real_errors(out, conf, uv, sigma, frame_half, away)
         # dropped points: low confidence, position far off
         p_drop = rng.uniform(0, 0.06, B)[:, None, None]
         drop = rng.random((B, T, NK)) < p_drop
@@ -421,6 +516,39 @@ class Synth:
             valid[b, a:a + rng.integers(1, 16)] = False
         return np.concatenate([out, conf[..., None]], -1), valid
 
+    def _real_errors(self, out: np.ndarray, conf: np.ndarray, uv: np.ndarray, sigma: np.ndarray,
+                     frame_half: np.ndarray | None, away: np.ndarray | None) -> None:
+        """BlazePose's errors on real video beyond jitter (out, conf changed in place), as seen on the shared
+        clips: on pose2sim cam02, seen partly from behind, the whole body is read mirrored for 20-30 frames;
+        limbs snap to the other side's limb for a few frames; points outside the image are guessed, unsure."""
+        rng = self.rng
+        B, T = out.shape[:2]
+        if frame_half is not None:  # outside the frame: low confidence, a guess several sigmas off
+            outside = np.any(np.abs(uv) > frame_half[:, None, None, :], axis=-1)
+            n_out = int(outside.sum())
+            if n_out:
+                conf[outside] = rng.uniform(0.0, 0.5, n_out)
+                out[outside] += rng.normal(0, 1, (n_out, 2)) * np.broadcast_to(sigma, outside.shape + (1,))[
+                    outside] * 4
+        # the whole body mirrored for a run of frames, mostly when the person turns away
+        for b in range(B):
+            back = away is not None and away[b].mean() > 0.5
+            if rng.random() >= (0.35 if back else 0.08):
+                continue
+            run = int(rng.integers(5, 41))
+            a = int(rng.integers(0, max(1, T - run)))
+            out[b, a:a + run] = out[b, a:a + run][:, kp.KEYPOINT_MIRROR]
+            conf[b, a:a + run] *= 0.9
+        # one limb snaps onto the other side's limb (both drawn in one place) for 1-6 frames
+        for b in np.nonzero(rng.random(B) < 0.2)[0]:
+            pairs = _SWAP_LEGS if rng.random() < 0.6 else _SWAP_ARMS
+            a = int(rng.integers(0, T))
+            e = min(T, a + int(rng.integers(1, 7)))
+            take_right = rng.random() < 0.5
+            for li, ri in pairs:
+                src, dst = (ri, li) if take_right else (li, ri)
+                out[b, a:e, dst] = out[b, a:e, src] + rng.normal(0, 1, (e - a, 2)) * sigma[b, 0, 0]
+
     def view(self, pts: np.ndarray, clean: np.ndarray) -> Batch:
         """Windows pts (B, T, 60, 3) through random cameras; clean: (B,) bool, exact 2D without noise."""
         R, cam, k = self.cameras(pts)
@@ -430,7 +558,9 @@ class Synth:
         uv = k[:, None, None, None].astype(np.float32) * pc[..., :2] / z
         kp_uv = uv[:, :, sk.J:]
         size = k * 1.7 / pc[:, :, sk.INDEX["Hips"], 2].mean(1)
-        noisy, valid = self.noise(kp_uv, size)
+        # seen from behind: the left hip keypoint left of the right one in the image
+        away = pc[:, :, sk.J + L_HIP, 0] < pc[:, :, sk.J + R_HIP, 0]
+        noisy, valid = self.noise(kp_uv, size, self.last_frame, away)
         noisy[clean, :, :, :2] = kp_uv[clean]
         noisy[clean, :, :, 2] = 1.0
         valid[clean] = True

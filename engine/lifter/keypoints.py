@@ -71,6 +71,24 @@ _HAND_POINTS = {"pinky": (7.5, 0.0, -2.8), "index": (8.5, 0.0, 2.0), "thumb": (4
 _HEEL_IN_FOOT_L = np.array([2.057, 0.0, -10.356])
 _TIP_IN_TOES_L = np.array([7.804, 0.0, 0.803])
 _MIRROR_LOCAL = np.array([-1.0, 1.0, -1.0])  # right-side frames of the Bandai rig
+# hip keypoints: 1.2 times the half-width of the hip joints out from their midpoint, 3 cm up the pelvis
+HIP_WIDEN, HIP_RAISE = 1.2, 0.03
+
+
+def _head_tpose(off: np.ndarray) -> np.ndarray:
+    """Head-frame offset (cm; +X up, +Y forward, +Z left) -> metres in the canonical T-pose (X left, Y up,
+    Z forward)."""
+    return 0.01 * np.array([off[2], off[0], off[1]])
+
+
+# the same points as offsets in the canonical T-pose (facing +Z, palms down, thumbs forward), for skeletons whose
+# joint frames are not the Bandai rig's (`mocap_retarget`); the right side mirrors X
+HEAD_POINTS_TPOSE: dict[str, np.ndarray] = {}
+for _name, _off in _HEAD_POINTS.items():
+    HEAD_POINTS_TPOSE[_name] = _head_tpose(_off)
+    if "left" in _name:
+        HEAD_POINTS_TPOSE[_name.replace("left", "right")] = _head_tpose(_off * (1.0, 1.0, -1.0))
+HAND_POINTS_TPOSE_LEFT: dict[str, np.ndarray] = {k: 0.01 * np.array(v) for k, v in _HAND_POINTS.items()}
 
 
 def _at(rot: np.ndarray, pos: np.ndarray, local: np.ndarray) -> np.ndarray:
@@ -123,6 +141,6 @@ def place_on_mocap(world_rot: np.ndarray, world_pos: np.ndarray,
     centre = 0.5 * (p("UpperLeg_L") + p("UpperLeg_R"))
     pelvis_up = r("Hips")[:, :, 0]  # Hips local +X is up the spine
     for side, word in (("L", "left"), ("R", "right")):
-        hip = centre + 1.2 * (p("UpperLeg_" + side) - centre) + 3.0 * pelvis_up
+        hip = centre + HIP_WIDEN * (p("UpperLeg_" + side) - centre) + 100 * HIP_RAISE * pelvis_up
         kp[:, KEYPOINT_NAMES.index(f"{word}_hip")] = hip
     return joints, kp * 0.01

@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=0,
                     help="processes that synthesise batches beside the training loop (default 0: the loop "
                          "makes its own; batches then come in whatever order the workers finish them)")
+    ap.add_argument("--init", default=None, metavar="WEIGHTS[:N]",
+                    help="start from network N (default 0) of a weights file instead of random weights (a fresh "
+                         "run only; --resume takes the checkpoint)")
+    ap.add_argument("--augment", choices=["real", "classic"], default="real",
+                    help="cameras and 2D errors: real (default; data.Synth) or classic (before 2026-12-06)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", default=None, help="log file (default: out/lifter/ARCH.log); also printed")
     ap.add_argument("--calib-batches", type=int, default=60,
@@ -88,11 +93,12 @@ def network_meta(arch: str, channels: int) -> dict:
             "nominal_hfov_deg": D.NOMINAL_HFOV_DEG, "features": D.FEATURES, "up_head": True}
 
 
-def _synth_worker(clips, seed, batch: int, length: int, clean_fraction: float, bend: float, out) -> None:
+def _synth_worker(clips, seed, batch: int, length: int, clean_fraction: float, bend: float, augment: str,
+                  out) -> None:
     """Child process: training batches from its own random stream into the queue `out`, forever."""
     from . import data as D
 
-    synth = D.Synth(clips, np.random.default_rng(seed), bend=bend)
+    synth = D.Synth(clips, np.random.default_rng(seed), bend=bend, augment=augment)
     while True:
         out.put(synth.batch(batch, length, clean_fraction=clean_fraction))
 
@@ -182,10 +188,22 @@ def main(argv: list[str] | None = None) -> int:
         step, elapsed_before = ck["step"], ck["elapsed"]
         rng = np.random.default_rng([args.seed, step])
         log(f"resumed at step {step}, {elapsed_before / 60:.1f} min done")
-    synth = D.Synth(train_clips, rng, bend=args.bend)
-    val = D.Synth(held, np.random.default_rng(1234)).batch(128, rf - 1 + args.chunk, clean_fraction=0.5)
+    if args.init and not (args.resume and ckpt_path.exists()):
+        from .members import read_members
+
+        path, _, n = args.init.partition(":")
+        _, members = read_members(path)
+        state = members[int(n or 0)][1]
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
+            raise SystemExit(f"--init {args.init} does not fit the model: {missing or unexpected}")
+        log(f"started from {args.init}")
+    synth = D.Synth(train_clips, rng, bend=args.bend, augment=args.augment)
+    val = D.Synth(held, np.random.default_rng(1234), augment=args.augment).batch(128, rf - 1 + args.chunk,
+                                                                               clean_fraction=0.5)
     meta = dict(network_meta(arch, args.channels), seed=args.seed, bend=args.bend, dropout=args.dropout,
-                height_sd=D.HEIGHT_SD, proportion_sd=D.PROPORTION_SD)
+                height_sd=D.HEIGHT_SD, proportion_sd=D.PROPORTION_SD, augment=args.augment, init=args.init,
+                dance_weight=D.DANCE_WEIGHT, data=sorted({c.source for c in train_clips}))
 
     def evaluate_val() -> tuple[float, float]:
         model.eval()
@@ -201,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         model.train()
         return mp * 1000, re * 1000
 
-    calib = D.Synth(train_clips, np.random.default_rng([args.seed, 777]), bend=args.bend)
+    calib = D.Synth(train_clips, np.random.default_rng([args.seed, 777]), bend=args.bend, augment=args.augment)
 
     def save(final: bool = False) -> None:
         elapsed = elapsed_before + time.time() - t_start
@@ -236,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         for w in range(args.workers):
             ctx.Process(target=_synth_worker, daemon=True,
                         args=(train_clips, [args.seed, step, w + 1], args.batch, length, args.clean_fraction,
-                              args.bend, batches)).start()
+                              args.bend, args.augment, batches)).start()
     model.train()
     while True:
         elapsed = elapsed_before + time.time() - t_start
