@@ -29,12 +29,17 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
                 start: float | None = None, end: float | None = None, overlay: str | None = None,
                 bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
                 backend: str = "auto", models_dir: str | None = None,
-                progress: Progress | None = None, lift: bool = True) -> dict:
-    """Capture a take from `video` and write it to `out`. Returns the take dict."""
+                progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True) -> dict:
+    """Capture a take from `video` and write it to `out`. Returns the take dict.
+
+    fix_swaps: undo the detector's left/right swaps (`detector.swaps`) before the 2D is kept and lifted; the
+    take's `swapped` records the frames changed (all 0 when False). The overlay, when asked for, is drawn
+    afterwards from the take's 2D in a pass of its own over the frames."""
     from .detector.backends import PoseNets
     from .detector.capture2d import capture_2d
+    from .detector.swaps import exchange_sides, undo_swaps
     from .models import ensure_models
-    from .overlay import draw_skeleton
+    from .overlay import draw_take_frames
 
     progress = progress or Progress("none")
     if (vmd is None) != (rig is None):
@@ -50,21 +55,21 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     progress.info(f"video {Path(video).name}: {info.width}x{info.height}, {info.fps:g} fps, "
                   f"frames {first}..{stop - 1}; networks: {nets.name}")
 
-    writer = OverlayWriter(overlay, info.fps, (info.width, info.height)) if overlay else None
-
-    def on_frame(i, frame, points):
-        if writer is not None and frame is not None:
-            writer.write(draw_skeleton(frame, points, f"frame {i}"))
-
-    def on_restart():  # the landmark pass starts over: so does the overlay
-        nonlocal writer
-        if writer is not None:
-            writer.close(keep=False)
-            writer = OverlayWriter(overlay, info.fps, (info.width, info.height))
-
+    writer = OverlayWriter(overlay, info.fps, (info.width, info.height)) if overlay else None  # fails early
     try:
-        cap = capture_2d(nets, info, first, stop, person, progress=progress, warn=progress.warning,
-                         on_frame=on_frame if writer is not None else None, on_restart=on_restart)
+        cap = capture_2d(nets, info, first, stop, person, progress=progress, warn=progress.warning)
+        # the detector's left/right swaps undone before anything looks at the 2D: the take, the overlay and
+        # the lift all see the corrected assignment
+        if fix_swaps:
+            joints2d, swapped = undo_swaps(cap.joints2d, cap.valid)
+            presence = exchange_sides(cap.presence, swapped)
+        else:
+            joints2d, swapped, presence = cap.joints2d, np.zeros(len(cap.valid), np.uint8), cap.presence
+        if swapped.any():
+            progress.info(f"left/right swaps of the 2D undone in {int(np.count_nonzero(swapped))} frame(s)")
+        if writer is not None:
+            draw_take_frames(writer, info, cap.first_frame, joints2d, cap.valid, swapped, progress=progress,
+                             warn=progress.warning)
     except BaseException:
         if writer is not None:
             writer.close(keep=False)
@@ -74,9 +79,10 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     take = {
         "fps": np.float64(info.fps),
         "image_size": np.array([info.width, info.height], np.int32),
-        "joints2d": cap.joints2d,
+        "joints2d": joints2d,
         "valid": cap.valid,
-        "keypoint_presence": cap.presence,
+        "keypoint_presence": presence,
+        "swapped": swapped,
         "first_frame": np.int32(cap.first_frame),
         "person": np.int32(cap.person),
         "source_video": np.str_(Path(video).name),
@@ -87,7 +93,7 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
         from .motion.take3d import complete_take
 
         progress("lift", 0, 1)
-        take.update(complete_take(cap.joints2d, cap.valid, (info.width, info.height), info.fps))
+        take.update(complete_take(joints2d, cap.valid, (info.width, info.height), info.fps))
         progress("lift", 1, 1)
     if bvh:
         from .formats.bvh import write_bvh

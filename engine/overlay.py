@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 # BlazePose keypoint pairs drawn as bones, by side: left in orange, right in blue, centre in white (BGR).
@@ -40,3 +42,42 @@ def draw_skeleton(frame: np.ndarray, points: np.ndarray | None, label: str = "")
         cv2.putText(frame, label, (int(20 * scale), frame.shape[0] - int(20 * scale)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 255, 255), max(1, thick // 2), cv2.LINE_AA)
     return frame
+
+
+def swap_label(flags: int) -> str:
+    """Words for a frame's left/right corrections (`detector.swaps` bit flags), '' for none."""
+    from .detector.swaps import ALL, ARMS, LEGS, TORSO
+
+    if flags & ALL == ALL:
+        return "left/right corrected: whole body"
+    parts = [w for bit, w in ((TORSO, "head and trunk"), (ARMS, "arms"), (LEGS, "legs")) if flags & bit]
+    return "left/right corrected: " + ", ".join(parts) if parts else ""
+
+
+def draw_take_frames(writer, info, first: int, joints2d: np.ndarray, valid: np.ndarray,
+                     swapped: np.ndarray | None = None,
+                     progress: Callable[[str, int, int], None] | None = None,
+                     warn: Callable[[str], None] | None = None) -> None:
+    """Write the video frames first..first+T-1 to `writer` with the take's 2D drawn on them: the assignment
+    the 3D was lifted from, left/right corrections included.
+
+    writer: `video.OverlayWriter`; info: `video.VideoInfo`; joints2d: (T, 33, 3) pixels and confidence;
+    valid: (T,) bool; swapped: (T,) uint8 flags (`detector.swaps`), named under the frame number where set.
+    """
+    from .video import iter_frames
+
+    T = joints2d.shape[0]
+    for i, frame in iter_frames(info, first, first + T, on_warning=warn):
+        k = i - first
+        if frame is None:
+            continue
+        points = None
+        if valid[k]:  # draw_skeleton's layout: x, y, z, visibility
+            points = np.zeros((33, 4), np.float32)
+            points[:, :2], points[:, 3] = joints2d[k, :, :2], joints2d[k, :, 2]
+        label = f"frame {i}"
+        if swapped is not None and swapped[k]:
+            label += "  " + swap_label(int(swapped[k]))
+        writer.write(draw_skeleton(frame, points, label))
+        if progress:
+            progress("overlay", k + 1, T)

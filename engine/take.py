@@ -3,6 +3,13 @@
 Fields: format_version "MAJOR.MINOR"; fps; image_size (2,) width, height; joints2d (T,33,3) pixels + confidence;
 valid (T,) bool; and, once lifted: joint_names (J,), parents (J,), rest_offsets (J,3) metres,
 joints3d (T,J,3) metres world_yup, rotations (T,J,4) local quaternions w,x,y,z, contacts (T,4) bool.
+Since 1.1: swapped (T,) uint8, the left/right corrections made to the detector's 2D before lifting
+(`detector.swaps`): bit 1 the arms (elbow to fingers), bit 2 the legs (knee to toes), bit 4 the head and trunk
+(eyes, ears, mouth, shoulders, hips) had their left and right keypoints exchanged in that frame; 7 is a
+whole-body swap, 0 untouched. joints2d holds the corrected assignment. Takes written before 1.1 lack it
+(no correction was made then).
+
+Minor versions add fields; a reader reads every 1.x take, and one that needs a newer field checks for it.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 from .errors import FormatError
 from .fileio import atomic_write_bytes
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 _MAJOR = FORMAT_VERSION.split(".")[0]
 REQUIRED_2D = ("fps", "image_size", "joints2d", "valid")
 
