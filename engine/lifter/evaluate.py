@@ -1,4 +1,5 @@
-"""`python -m engine lifter eval`: metrics of the lifter and the single-frame baseline on the held-out clips.
+"""`python -m engine lifter eval`: metrics of the lifter and the single-frame baseline on the held-out clips
+(with `--real`: on real video instead, `realvideo.py`).
 
 Every held-out clip (whole, at its own 30 fps) is seen through `--cameras` random cameras drawn from the
 training distribution with a fixed seed, once with exact 2D (confidence 1) and once with detector-like
@@ -36,8 +37,9 @@ def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return mpjpe(pred * s[:, None, None], gt)
 
 
-def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """MPJPE after a per-frame similarity (rotation, scale, translation) alignment. (T, J, 3) -> (T,)."""
+def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """pred (T, J, 3) moved onto gt (T, J, 3) by the per-frame similarity (rotation, scale, translation)
+    that fits best in the least-squares sense."""
     mp, mg = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
     p, g = pred - mp, gt - mg
     u, s, vt = np.linalg.svd(np.swapaxes(p, 1, 2) @ g)
@@ -46,7 +48,12 @@ def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     s[:, -1] *= d
     r = u @ vt
     scale = s.sum(-1) / np.maximum(np.sum(p * p, axis=(1, 2)), 1e-12)
-    return mpjpe(scale[:, None, None] * p @ r + mg, gt)
+    return scale[:, None, None] * p @ r + mg
+
+
+def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """MPJPE after a per-frame similarity (rotation, scale, translation) alignment. (T, J, 3) -> (T,)."""
+    return mpjpe(procrustes_align(pred, gt), gt)
 
 
 def accel_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -155,6 +162,7 @@ def format_table(results: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from .infer import BASELINE_WEIGHTS, WEIGHTS
+    from .realvideo import add_arguments as add_real_arguments
     ap = argparse.ArgumentParser(prog="python -m engine lifter eval", description=__doc__.split("\n")[0])
     ap.add_argument("--weights", default=str(WEIGHTS), help="temporal lifter weights (default: committed)")
     ap.add_argument("--baseline", default=str(BASELINE_WEIGHTS),
@@ -166,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N held-out clips (0 = all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    ap.add_argument("--real", action="store_true",
+                    help="only the real-video evaluation: four calibrated views of pose2sim-single, each lifted as "
+                         "`engine capture` does, against their triangulation (engine/lifter/realvideo.py)")
+    add_real_arguments(ap)
     return ap
 
 
@@ -178,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     from .infer import Lifter
 
     torch.set_num_threads(max(1, args.threads))
+    if args.real:
+        from .realvideo import run as run_real
+
+        return run_real(args)
     _, held = D.split(D.load_clips(args.mocap, args.cache))
     if args.limit:
         held = held[:args.limit]
