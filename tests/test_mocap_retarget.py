@@ -76,7 +76,7 @@ def test_keypoints_sit_on_the_body(mapped, key) -> None:
         hip = K[:, N.index(f"{side}_hip")]
         assert np.all(np.linalg.norm(hip - J[:, sk.INDEX[f"UpperLeg_{s}"]], axis=-1) < 0.05)
     ears = np.linalg.norm(K[:, N.index("left_ear")] - K[:, N.index("right_ear")], axis=-1)
-    np.testing.assert_allclose(ears, 0.15, atol=1e-4)
+    np.testing.assert_allclose(ears, 0.11, atol=1e-4)
     # ankle to foot tip pitched as on the canonical flat foot (-30.6 degrees) on the frames the foot stands still
     v = K[:, N.index("left_foot_index")] - K[:, N.index("left_ankle")]
     pitch = np.degrees(np.arctan2(v[:, 1], np.hypot(v[:, 0], v[:, 2])))

@@ -133,13 +133,18 @@ def test_swapped_frames_are_counted():
     assert R.score(pred, gt, 60.0)["swapped_frames"] == 7
 
 
-def test_hips_become_hip_keypoints():
+def test_shoulders_and_hips_become_keypoints():
+    from engine.lifter import keypoints as kp
+
     rest = sk.rest_positions()[None]
     body = R.take_body(rest)[0]
     half = sk.REST_OFFSETS[sk.INDEX["UpperLeg_L"], 0]
-    assert np.isclose(body[6, 0], 1.2 * half) and np.isclose(body[7, 0], -1.2 * half)
-    assert np.isclose(body[6, 1], rest[0, sk.INDEX["UpperLeg_L"], 1] + 0.03)
-    np.testing.assert_allclose(body[[0, 2, 4, 8, 10]], rest[0, R.BODY_JOINTS[[0, 2, 4, 8, 10]]])
+    assert np.isclose(body[6, 0], kp.HIP_WIDEN * half) and np.isclose(body[7, 0], -kp.HIP_WIDEN * half)
+    assert np.isclose(body[6, 1], rest[0, sk.INDEX["UpperLeg_L"], 1] + kp.HIP_RAISE)
+    # shoulders: out along the (level, in the T-pose) clavicle and up the chest
+    arm = rest[0, sk.INDEX["UpperArm_L"]]
+    np.testing.assert_allclose(body[0], arm + (kp.SHOULDER_OUT, kp.SHOULDER_UP, 0.0), atol=1e-9)
+    np.testing.assert_allclose(body[[2, 4, 8, 10]], rest[0, R.BODY_JOINTS[[2, 4, 8, 10]]])
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 
 from engine import skeleton as sk
 from engine.formats.bvh import read_bvh
+from engine.lifter import keypoints
 from engine.lifter.keypoints import KEYPOINT_ATTACH, KEYPOINT_MIRROR, KEYPOINT_NAMES, place_on_mocap
 
 MOCAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mocap"
@@ -71,14 +72,22 @@ def test_keypoints_on_mocap(bodies) -> None:
         lat, up, fwd = body_frame(joints)
         centre = joints[:, I["Hips"]]
         # joint-centre keypoints
-        for k, j in (("left_shoulder", "UpperArm_L"), ("right_elbow", "LowerArm_R"), ("left_wrist", "Hand_L"),
-                     ("right_knee", "LowerLeg_R"), ("left_ankle", "Foot_L")):
+        for k, j in (("right_elbow", "LowerArm_R"), ("left_wrist", "Hand_L"), ("right_knee", "LowerLeg_R"),
+                     ("left_ankle", "Foot_L")):
             np.testing.assert_allclose(kp[:, KI[k]], joints[:, I[j]])
-        # hip keypoints: wider than the hip joints by 1.2, on the right sides
+        # hip keypoints: wider than the hip joints by HIP_WIDEN, on the right sides
         w_kp = np.linalg.norm(kp[:, KI["left_hip"]] - kp[:, KI["right_hip"]], axis=-1)
         w_j = np.linalg.norm(joints[:, I["UpperLeg_L"]] - joints[:, I["UpperLeg_R"]], axis=-1)
-        assert np.all(w_kp > 1.15 * w_j) and np.all(w_kp < 1.3 * w_j)
+        np.testing.assert_allclose(w_kp, keypoints.HIP_WIDEN * w_j, rtol=1e-4)
         assert np.all(np.sum((kp[:, KI["left_hip"]] - centre) * lat, -1) > 0.05)
+        # shoulder keypoints: out from the shoulder joints and up, about 0.33 m apart on this body
+        for s, S in (("left", "L"), ("right", "R")):
+            off = kp[:, KI[f"{s}_shoulder"]] - joints[:, I[f"UpperArm_{S}"]]
+            np.testing.assert_allclose(np.linalg.norm(off, axis=-1), np.hypot(keypoints.SHOULDER_OUT,
+                                                                               keypoints.SHOULDER_UP), rtol=0.5)
+            assert np.median(np.sum(off * up, -1)) > 0.03
+        w_sh = np.linalg.norm(kp[:, KI["left_shoulder"]] - kp[:, KI["right_shoulder"]], axis=-1)
+        assert 0.28 < np.median(w_sh) < 0.38
         # the face: nose ahead of the neck, eyes above the nose, left eye and ear on the left
         head = joints[:, I["Head"]]
         nose = kp[:, KI["nose"]]
@@ -91,7 +100,7 @@ def test_keypoints_on_mocap(bodies) -> None:
                       == pytest.approx(0.064, abs=1e-3))
         assert np.all(np.linalg.norm(eye_mid - nose, axis=-1) < 0.05)
         ears = np.linalg.norm(kp[:, KI["left_ear"]] - kp[:, KI["right_ear"]], axis=-1)
-        assert np.all(np.abs(ears - 0.15) < 1e-3)
+        assert np.all(np.abs(ears - 0.11) < 1e-3)
         # hand points within a hand's length of the wrist
         for s in ("left", "right"):
             for f in ("pinky", "index", "thumb"):

@@ -58,7 +58,7 @@ NOMINAL_HFOV_DEG = 60.0
 FEATURES = NK * 3 + 3
 SCALE_SMOOTH = 31  # frames over which the body's 2D size is averaged
 L_HIP, R_HIP = kp.KEYPOINT_NAMES.index("left_hip"), kp.KEYPOINT_NAMES.index("right_hip")
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 _NAME = re.compile(r"dataset-(\d)_(.+?)_([a-z-]+)_(\d+)\.bvh$")
 

@@ -8,10 +8,9 @@ positions and the joints' own rotation frames (world rotations from the BVH), in
 - Local frames of the Bandai rig (checked on a standing frame): the bone axis is local +X on the left side
   and the centre line; a right-side joint's frame is its mirror image, so a right-side offset is the left
   one with X and Z negated. Head: +X up, +Y forward, +Z towards the left.
-- shoulder, elbow, wrist keypoints: the UpperArm, LowerArm and Hand joint centres.
-- hip keypoints: BlazePose's hips sit wider and higher than the joint centres (they follow the skin of the
-  pelvis, like COCO's), so each hip keypoint is the midpoint of the two hip joints plus 1.2 times the
-  half-width, raised 3 cm along the pelvis' up axis.
+- elbow, wrist keypoints: the LowerArm and Hand joint centres.
+- shoulder and hip keypoints: surface landmarks, wider (and the shoulders higher) than the joint centres; placed
+  from the joints by `surface_keypoints` (rules and the real-video measurement beside `SHOULDER_OUT`).
 - knee, ankle keypoints: LowerLeg and Foot joint centres.
 - heel: a point fixed in the foot frame, 9.3 cm below and 5 cm behind the ankle on a flat foot (2.4 cm
   above the floor): local (2.06, 0, -10.36) of Foot_L. This is also the canonical joint Heel.
@@ -19,7 +18,7 @@ positions and the joints' own rotation frames (world rotations from the BVH), in
   tip of the shoe: local (7.80, 0, 0.80) of Toes_L. Also the canonical joint ToeTip.
 - nose: 15 cm above and 11 cm ahead of the Head joint (skull base) in the head frame; also the canonical
   joint Nose. Eyes 3.5 cm above and 2.5 cm behind the nose, 3.2 cm either side (inner/outer corners
-  1.4 cm nearer/farther); ears 1 cm above the nose height, 0.5 cm ahead of the Head joint, 7.5 cm either side;
+  1.4 cm nearer/farther); ears 1 cm above the nose height, 0.5 cm ahead of the Head joint, 5.5 cm either side;
   mouth corners 4 cm below and 1.5 cm behind the nose, 2.5 cm either side.
 - hand points from the Hand joint frame (+X along the forearm to the fingers, +Z towards the thumb on the
   left hand): index knuckle (8.5, 0, 2.0), pinky knuckle (7.5, 0, -2.8), thumb (4.5, -1.0, 3.5) cm.
@@ -64,15 +63,51 @@ _HEAD_POINTS = {  # left-side or centre points; right side mirrors Z
     "left_eye_inner": _NOSE + (3.5, -2.0, 1.8),
     "left_eye": _NOSE + (3.5, -2.5, 3.2),
     "left_eye_outer": _NOSE + (3.5, -3.3, 4.6),
-    "left_ear": np.array([16.0, 0.5, 7.5]),
+    "left_ear": np.array([16.0, 0.5, 5.5]),
     "mouth_left": _NOSE + (-4.0, -1.5, 2.5),
 }
 _HAND_POINTS = {"pinky": (7.5, 0.0, -2.8), "index": (8.5, 0.0, 2.0), "thumb": (4.5, -1.0, 3.5)}
 _HEEL_IN_FOOT_L = np.array([2.057, 0.0, -10.356])
 _TIP_IN_TOES_L = np.array([7.804, 0.0, 0.803])
 _MIRROR_LOCAL = np.array([-1.0, 1.0, -1.0])  # right-side frames of the Bandai rig
-# hip keypoints: 1.2 times the half-width of the hip joints out from their midpoint, 3 cm up the pelvis
-HIP_WIDEN, HIP_RAISE = 1.2, 0.03
+# BlazePose's shoulder and hip keypoints are surface landmarks, wider and (shoulders) higher than the joint
+# centres the mocap has. Measured on the 3D triangulated from our own 2D of pose2sim-single's four calibrated views
+# (`lifter eval --real`; one man): shoulder keypoints 0.36 m apart, hip keypoints 0.20 m, hip-to-shoulder
+# midpoints 0.53 m, nose to the shoulders' midpoint 0.22 m, ears 0.10 m apart. The Bandai Namco joints give
+# 0.21, 0.13 (hip joints), 0.40 and 0.27 m. So, since 2026-12-06:
+# - shoulder keypoint: the UpperArm joint moved 6 cm further out along the clavicle (Shoulder -> UpperArm) and
+#   6 cm up the chest (Chest -> Neck): 0.33 m apart, 0.06 m higher;
+# - hip keypoint: 1.5 times the hip joints' half-width out from their midpoint, at their height (0.19 m apart);
+#   until then 1.2 times and 3 cm up the pelvis, which the real view did not bear out;
+# - ears 5.5 cm either side of the head's centre line (was 7.5).
+SHOULDER_OUT, SHOULDER_UP = 0.06, 0.06
+HIP_WIDEN, HIP_RAISE = 1.5, 0.0
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def surface_keypoints(joints: np.ndarray) -> dict[str, np.ndarray]:
+    """The shoulder and hip keypoints of a body from its canonical joints (rules above).
+
+    joints: (..., 27, 3) metres, any axes. Returns {"left_shoulder", "right_shoulder", "left_hip", "right_hip"}
+    -> (..., 3). Used to place the keypoints on the mocap and to compare a take's joints with real keypoints.
+    """
+    j = np.asarray(joints, dtype=np.float64)
+
+    def at(name: str) -> np.ndarray:
+        return j[..., sk.INDEX[name], :]
+
+    out = {}
+    chest_up = _unit(at("Neck") - at("Chest"))
+    pelvis_up = _unit(at("Spine") - at("Hips"))
+    centre = 0.5 * (at("UpperLeg_L") + at("UpperLeg_R"))
+    for s, word in (("L", "left"), ("R", "right")):
+        arm = at(f"UpperArm_{s}")
+        out[f"{word}_shoulder"] = arm + SHOULDER_OUT * _unit(arm - at(f"Shoulder_{s}")) + SHOULDER_UP * chest_up
+        out[f"{word}_hip"] = centre + HIP_WIDEN * (at(f"UpperLeg_{s}") - centre) + HIP_RAISE * pelvis_up
+    return out
 
 
 def _head_tpose(off: np.ndarray) -> np.ndarray:
@@ -138,9 +173,7 @@ def place_on_mocap(world_rot: np.ndarray, world_pos: np.ndarray,
                                                                   np.array(off) * m)
         kp[:, KEYPOINT_NAMES.index(f"{word}_heel")] = joints[:, sk.INDEX["Heel_" + side]] * 100.0
         kp[:, KEYPOINT_NAMES.index(f"{word}_foot_index")] = joints[:, sk.INDEX["ToeTip_" + side]] * 100.0
-    centre = 0.5 * (p("UpperLeg_L") + p("UpperLeg_R"))
-    pelvis_up = r("Hips")[:, :, 0]  # Hips local +X is up the spine
-    for side, word in (("L", "left"), ("R", "right")):
-        hip = centre + HIP_WIDEN * (p("UpperLeg_" + side) - centre) + 100 * HIP_RAISE * pelvis_up
-        kp[:, KEYPOINT_NAMES.index(f"{word}_hip")] = hip
-    return joints, kp * 0.01
+    kp *= 0.01
+    for name, point in surface_keypoints(joints).items():
+        kp[:, KEYPOINT_NAMES.index(name)] = point
+    return joints, kp

@@ -257,9 +257,7 @@ def place_on_foreign(bvh: Bvh) -> tuple[np.ndarray, np.ndarray, dict]:
         for kname, off in kp.HAND_POINTS_TPOSE_LEFT.items():
             K[:, kp.KEYPOINT_NAMES.index(f"{word}_{kname}")] = fixed(f"Hand_{s}", J[:, sk.INDEX[f"Hand_{s}"]],
                                                                     off * sign)
-    centre = 0.5 * (J[:, sk.INDEX["UpperLeg_L"]] + J[:, sk.INDEX["UpperLeg_R"]])
-    for s, word in (("L", "left"), ("R", "right")):
-        widened = centre + kp.HIP_WIDEN * (J[:, sk.INDEX[f"UpperLeg_{s}"]] - centre)
-        K[:, kp.KEYPOINT_NAMES.index(f"{word}_hip")] = widened + kp.HIP_RAISE * pelvis[:, :, 1]
+    for name, point in kp.surface_keypoints(J).items():
+        K[:, kp.KEYPOINT_NAMES.index(name)] = point
     facts = {"skeleton": table.name, "scale": round(float(scale), 4)}
     return J.astype(np.float32), K.astype(np.float32), facts

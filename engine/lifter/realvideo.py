@@ -14,12 +14,10 @@ one person moving fast, filmed by four calibrated cameras (`Calib.qca.txt`, Qual
    (`MONOCAP_PEER_PYTHON` or `.venv-peer`); its answers are cached too.
 
 The 12 joints: shoulders, elbows, wrists, hips, knees, ankles. The reference has BlazePose keypoints; the
-take's shoulder, elbow, wrist, knee and ankle joints are compared as they are, but its hips are the hip joint
-centres (UpperLeg), which sit narrower and lower than BlazePose's hip keypoints. They are turned into hip
-keypoints by the rule the training data uses to place them on mocap bodies (`keypoints.place_on_mocap`,
-HIP_WIDEN and HIP_RAISE): the midpoint of the two hip joints plus 1.2 times the half-width, raised 3 cm along
-the pelvis' up axis (Hips -> Spine, which is that axis exactly since joints3d is the forward kinematics of the
-take's rotations).
+take's elbow, wrist, knee and ankle joints are compared as they are, but its shoulders and hips are joint
+centres (UpperArm, UpperLeg), which sit narrower (and the shoulders lower) than BlazePose's keypoints. They are
+turned into keypoints by the rule the training data uses to place them on mocap bodies
+(`keypoints.surface_keypoints`).
 The peer's world landmarks are BlazePose keypoints already.
 
 Metrics, each per view over the frames where the estimate saw the person:
@@ -54,7 +52,8 @@ import numpy as np
 
 from .. import skeleton as sk
 from .evaluate import mpjpe, procrustes_align
-from .keypoints import HIP_RAISE, HIP_WIDEN, KEYPOINT_MIRROR, KEYPOINT_NAMES
+from . import keypoints as kp
+from .keypoints import KEYPOINT_MIRROR, KEYPOINT_NAMES, surface_keypoints
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "video" / "pose2sim-single"
@@ -317,14 +316,11 @@ def build_reference(cams: list[Camera], obs: np.ndarray, fps: float) -> Referenc
 def take_body(joints3d: np.ndarray) -> np.ndarray:
     """The 12 body joints of a take as BlazePose keypoints. joints3d: (T, 27, 3) world_yup metres -> (T, 12, 3).
 
-    Hips: hip joint centres -> hip keypoints by the training data's rule (see the module docstring)."""
+    Shoulders and hips: joint centres -> keypoints by the training data's rule (`keypoints.surface_keypoints`)."""
     j = np.asarray(joints3d, dtype=np.float64)
     body = j[:, BODY_JOINTS].copy()
-    centre = 0.5 * (j[:, sk.INDEX["UpperLeg_L"]] + j[:, sk.INDEX["UpperLeg_R"]])
-    up = j[:, sk.INDEX["Spine"]] - j[:, sk.INDEX["Hips"]]
-    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
-    for i in (6, 7):
-        body[:, i] = centre + HIP_WIDEN * (body[:, i] - centre) + HIP_RAISE * up
+    for name, point in surface_keypoints(j).items():
+        body[:, list(BODY_KEYPOINTS).index(kp.KEYPOINT_NAMES.index(name))] = point
     return body
 
 
