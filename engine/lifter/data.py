@@ -181,13 +181,12 @@ POINT_CHAINS = _chains(POINT_PARENTS)
 # card's "Body sizes").
 HEIGHT_SD = 0.055
 PROPORTION_SD = 0.04
-# Shoulders and hips of real people as BlazePose sees them (`augment="real"`). On pose2sim cam01 (our capture,
-# the most frontal frames) the shoulder keypoints are 0.65x as far apart as the torso is long and the hip
-# keypoints 0.39x; the Bandai Namco body with our keypoint placement gives 0.56x and 0.42x. The outer clavicle
-# (5 cm) is scaled by N(1.2, 0.3) (shoulder joints 0.16-0.30 m apart, 0.23 m on average against 0.21) and the
-# hip keypoints' spread about their midpoint by N(0.9, 0.08).
-CLAVICLE_SCALE = (1.2, 0.3, 0.6, 1.9)  # mean, sd, clip low, clip high
-HIP_SPREAD = (0.9, 0.08, 0.7, 1.1)
+# People's shoulders and hips differ in width more than their limb lengths do; the keypoints' placement
+# (`keypoints.surface_keypoints`) gives the average real widths, and `augment="real"` spreads them: the outer
+# clavicle (5 cm) scaled by N(1, 0.3), clipped to 0.5-1.8 (shoulder keypoints 0.28-0.41 m apart), the hip
+# keypoints' spread about their midpoint by N(1, 0.08), clipped to 0.8-1.2.
+CLAVICLE_SCALE = (1.0, 0.3, 0.5, 1.8)  # mean, sd, clip low, clip high
+HIP_SPREAD = (1.0, 0.08, 0.8, 1.2)
 # bone groups scaled together: 0 spine/neck, 1 head, 2 upper arms, 3 forearms+hands, 4 thighs, 5 shins, 6 feet,
 # 7 the outer clavicle (Shoulder -> UpperArm: how far apart the shoulder joints are)
 _GROUP = {"Spine": 0, "Chest": 0, "Neck": 0, "Head": 1, "Nose": 1, "Shoulder": 0, "UpperArm": 7,
