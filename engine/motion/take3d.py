@@ -16,8 +16,10 @@
    each frame is fitted by a line, height over depth, and the pitch corrected until that line is level.
    The floor (y = 0) is put 2.2 cm below the 5th percentile of the lowest heel/toe point, and the first
    valid frame's Root is moved to x = z = 0. The person faces +Z when facing the camera.
-4. The subject's bone lengths are the median predicted lengths; `rest_offsets` are the canonical directions
-   with those lengths. Rotations are solved (`rotations.solve_rotations`) and `joints3d` is the forward
+4. The subject's bone lengths are the lifter's (each bone already has one length over the clip:
+   `lifter.infer.subject_bone_lengths`, weighted towards the frames where it lies across the view, left and
+   right alike; the median here only reads them back); `rest_offsets` are the canonical directions with those
+   lengths. Rotations are solved (`rotations.solve_rotations`) and `joints3d` is the forward
    kinematics of the solution, so joints3d, rotations and rest_offsets agree exactly.
 5. Contacts (`contacts.foot_contacts`), then the body is moved up or down so the feet in contact touch the
    floor (`contacts.ground_feet`; between contacts the correction is interpolated).
