@@ -11,7 +11,24 @@ else:
     # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads starve the
     # decoder thread and each other (measured: torch batch-1 landmarks 25 -> 105 frames/s under load).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "--debug" not in sys.argv[1:]:
+    # the native libraries' own log lines (read when they load); the capture also keeps fd 2 for itself
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ORT_LOGGING_LEVEL", "3")
 
 from .cli import main  # noqa: E402
 
-sys.exit(main())
+code = main()
+if code >= 128:
+    # Interrupted: everything the run started is removed already. Leave without running the native libraries'
+    # static destructors while their worker threads may still be inside a call: that race is what aborted
+    # Ctrl-C with "terminate called without an active exception" (exit -6).
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+sys.exit(code)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput
+from .fileio import check_output, staged_outputs
 from .progress import Progress
 from .take import write_take
 from .video import OverlayWriter, probe
@@ -29,18 +30,18 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
                 start: float | None = None, end: float | None = None, overlay: str | None = None,
                 bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
                 backend: str = "auto", models_dir: str | None = None,
-                progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True) -> dict:
+                progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True,
+                fps: float | None = None) -> dict:
     """Capture a take from `video` and write it to `out`. Returns the take dict.
 
     fix_swaps: undo the detector's left/right swaps (`detector.swaps`) before the 2D is kept and lifted; the
     take's `swapped` records the frames changed (all 0 when False). The overlay, when asked for, is drawn
-    afterwards from the take's 2D in a pass of its own over the frames."""
-    from .detector.backends import PoseNets
-    from .detector.capture2d import capture_2d
-    from .detector.swaps import exchange_sides, undo_swaps
-    from .models import ensure_models
-    from .overlay import draw_take_frames
+    afterwards from the take's 2D in a pass of its own over the frames.
+    fps: the video's frame rate, overriding what the file says (`video.probe`).
 
+    Every output path is checked before the video is opened (BadInput, nothing written), and the outputs are
+    written together at the end (`fileio.staged_outputs`): an error or a signal leaves none of them and no
+    temporary file, and the user's existing files as they were."""
     progress = progress or Progress("none")
     if (vmd is None) != (rig is None):
         raise BadInput("--vmd and --rig go together: the VMD is made for the PMX model given by --rig")
@@ -48,9 +49,35 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
         raise BadInput(f"rig not found: {rig}")
     if not lift and (bvh or vmd):
         raise BadInput("--bvh and --vmd need the 3D lift; drop --no-lift")
-    info = probe(video)
+    outputs = {"take": out, "overlay": overlay, "BVH": bvh, "VMD": vmd}
+    named = [(what, Path(p)) for what, p in outputs.items() if p]
+    for what, p in named:
+        check_output(p, what)
+    for k, (what, p) in enumerate(named):
+        same = next((w for w, q in named[:k] if q.resolve() == p.resolve()), None)
+        if same:
+            raise BadInput(f"the {what} and the {same} would both be written to {p}; give them different names")
+        if Path(video).resolve() == p.resolve() or (rig and Path(rig).resolve() == p.resolve()):
+            raise BadInput(f"the {what} output {p} is an input of this run; give another name")
+    from .models import ensure_models
+
+    info = probe(video, fps)
+    for warning in info.warnings:
+        progress.warning(warning)
     first, stop = frame_range(info.fps, info.frame_count, start, end)
     paths = ensure_models(models_dir, progress=progress)
+    with staged_outputs():
+        return _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps,
+                        info, first, stop, paths)
+
+
+def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps, info, first,
+             stop, paths) -> dict:
+    from .detector.backends import PoseNets
+    from .detector.capture2d import capture_2d
+    from .detector.swaps import exchange_sides, undo_swaps
+    from .overlay import draw_take_frames
+
     nets = PoseNets(paths["pose_detection"], paths["pose_landmark_full"], device=device, backend=backend)
     progress.info(f"video {Path(video).name}: {info.width}x{info.height}, {info.fps:g} fps, "
                   f"frames {first}..{stop - 1}; networks: {nets.name}")

@@ -1,17 +1,83 @@
 """The engine's command line: `python -m engine capture|models|bench|lifter ...`.
 
-Exit codes: 0 success, 2 bad input (the user can fix it), 1 internal error or missing models.
-Errors are one line; `--debug` shows the traceback.
+Exit codes: 0 success, 2 bad input (the user can fix it), 1 internal error or missing models, 130 interrupted
+(SIGINT, Ctrl-C), 143 terminated (SIGTERM, what the add-on's Esc sends). An interrupted capture leaves no
+output and no temporary file behind.
+Errors are one line; the native libraries' own stderr lines (FFmpeg, OpenCV, LiteRT, ONNX Runtime) are kept
+off the user's stderr during a capture; `--debug` shows them and the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 import traceback
+from collections.abc import Iterator
 
 from .errors import BadInput, FormatError, MonocapError
 from .progress import Progress
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread by SIGINT or SIGTERM (once: a second signal during the clean-up is ignored)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_INTERRUPT_WORDS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated"}
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM become `Interrupted` in the main thread, so `finally` blocks and the atomic writers
+    remove what the run started; the default handlers come back afterwards."""
+    fired: list[int] = []
+
+    def handler(signum, frame):
+        if fired:
+            return
+        fired.append(signum)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in _INTERRUPT_WORDS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null, where the native libraries write their chatter, while Python's
+    sys.stderr (our progress and the one-line error) keeps writing to the real stderr."""
+    if not enabled:
+        yield
+        return
+    old = sys.stderr
+    try:
+        old.flush()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (embedded, redirected in tests)
+        yield
+        return
+    os.dup2(null, 2)
+    os.close(null)
+    sys.stderr = open(saved, "w", buffering=1, encoding=getattr(old, "encoding", None) or "utf-8",
+                      errors="backslashreplace", closefd=False)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = old
 
 
 def _person(value: str) -> int | None:
@@ -57,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(tracks are numbered by prominence; the log lists them)")
     c.add_argument("--start", type=float, default=None, metavar="SECONDS", help="start time in seconds")
     c.add_argument("--end", type=float, default=None, metavar="SECONDS", help="end time in seconds")
+    c.add_argument("--fps", type=float, default=None, metavar="RATE",
+                   help="the video's real frame rate, when the file's is wrong or missing (default: from the file; "
+                        "a variable or implausible rate is reported)")
     c.add_argument("--overlay", default=None, metavar="OUT.mp4", help="also write the video with the 2D skeleton")
     c.add_argument("--bvh", default=None, metavar="OUT.bvh", help="also write the motion as BVH")
     c.add_argument("--vmd", default=None, metavar="OUT.vmd", help="also write an MMD motion for the rig --rig")
@@ -90,12 +159,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "capture":
             from .capture import run_capture
 
-            run_capture(args.video, args.output, device=args.device, person=args.person, start=args.start,
-                        end=args.end, overlay=args.overlay, bvh=args.bvh, vmd=args.vmd, rig=args.rig,
-                        backend=args.backend,
-                        models_dir=args.models_dir, progress=progress, lift=not args.no_lift)
-            progress.result(args.output)
-            return 0
+            with interruptible(), native_stderr_silenced(not args.debug):
+                try:
+                    run_capture(args.video, args.output, device=args.device, person=args.person,
+                                start=args.start, end=args.end, overlay=args.overlay, bvh=args.bvh, vmd=args.vmd,
+                                rig=args.rig, backend=args.backend, models_dir=args.models_dir,
+                                progress=progress, lift=not args.no_lift, fps=args.fps)
+                    progress.result(args.output)
+                    return 0
+                except KeyboardInterrupt as exc:  # reported here, while our stderr is still the user's
+                    signum = getattr(exc, "signum", signal.SIGINT)
+                    progress.error(f"{_INTERRUPT_WORDS[signum]}: nothing was written", "interrupted")
+                    return 128 + signum
+                except BaseException as exc:
+                    return _report(exc, args, progress)
         if args.command == "models":
             from .models import fetch_models, models_dir
 
@@ -122,22 +199,33 @@ def main(argv: list[str] | None = None) -> int:
             from .lifter.evaluate import main as eval_main
 
             return eval_main(args.rest)
-    except (BadInput, FormatError) as exc:
-        progress.error(str(exc), exc.kind)
-        if args.debug:
-            traceback.print_exc()
-        return 2
-    except MonocapError as exc:
-        progress.error(str(exc), exc.kind)
-        if args.debug:
-            traceback.print_exc()
-        return 1
-    except KeyboardInterrupt:
-        progress.error("interrupted", "interrupted")
-        return 1
-    except Exception as exc:  # an engine bug: one line for the user, the traceback with --debug
-        progress.error(f"internal error: {type(exc).__name__}: {exc}", "internal")
-        if args.debug:
-            traceback.print_exc()
-        return 1
+    except BaseException as exc:
+        return _report(exc, args, progress)
     return 1
+
+
+def _report(exc: BaseException, args: argparse.Namespace, progress: Progress) -> int:
+    """One line for the user (the traceback with --debug) and the exit code."""
+    if isinstance(exc, SystemExit):
+        raise exc
+    if isinstance(exc, KeyboardInterrupt):
+        signum = getattr(exc, "signum", signal.SIGINT)
+        progress.error(_INTERRUPT_WORDS[signum], "interrupted")
+        return 128 + signum
+    if isinstance(exc, (BadInput, FormatError)):
+        progress.error(str(exc), exc.kind)
+        code = 2
+    elif isinstance(exc, MonocapError):
+        progress.error(str(exc), exc.kind)
+        code = 1
+    elif isinstance(exc, MemoryError):
+        progress.error("out of memory (try a shorter --start/--end range)", "internal")
+        code = 1
+    elif isinstance(exc, Exception):  # an engine bug: one line for the user, the traceback with --debug
+        progress.error(f"internal error: {type(exc).__name__}: {exc}", "internal")
+        code = 1
+    else:
+        raise exc
+    if args.debug:
+        traceback.print_exception(exc)
+    return code

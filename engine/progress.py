@@ -51,17 +51,26 @@ class Progress:
             if finished:
                 self._line.clear()
 
+    def _text_line(self, text: str) -> None:
+        """A whole line on stderr; a progress line still open ("\r"-updated) is ended first."""
+        with self._lock:
+            if self._line:
+                self._line.clear()
+                text = "\n" + text
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
     def warning(self, message: str) -> None:
         if self.mode == "jsonl":
             self._emit({"warning": message})
         elif self.mode == "text":
-            sys.stderr.write(f"warning: {message}\n")
+            self._text_line(f"warning: {message}")
 
     def info(self, message: str) -> None:
         if self.mode == "jsonl":
             self._emit({"info": message})
         elif self.mode == "text":
-            sys.stderr.write(message + "\n")
+            self._text_line(message)
 
     def result(self, path: str) -> None:
         if self.mode == "jsonl":
@@ -73,4 +82,4 @@ class Progress:
         if self.mode == "jsonl":
             self._emit({"error": message, "kind": kind})
         else:
-            sys.stderr.write(f"error: {message}\n")
+            self._text_line(f"error: {message}")
