@@ -251,13 +251,15 @@ def parse_bvh(text: str, source: str = "BVH") -> Bvh:
         raise FormatError(f"{source}: no joints in HIERARCHY")
 
     ln, toks = next_tokens()
-    if toks[0].lower() != "frames:" or len(toks) != 2 or not toks[1].isdigit():
+    if toks[0].lower() != "frames:" or len(toks) != 2 or not (toks[1].isascii() and toks[1].isdigit()):
         raise FormatError(f"{source} line {ln}: expected 'Frames: N'")
     num_frames = int(toks[1])
     ln, toks = next_tokens()
     if len(toks) != 3 or toks[0].lower() != "frame" or toks[1].lower() != "time:":
         raise FormatError(f"{source} line {ln}: expected 'Frame Time: seconds'")
     frame_time = _parse_floats(toks[2:], ln, "Frame Time")[0]
+    if not (np.isfinite(frame_time) and frame_time >= 0):
+        raise FormatError(f"{source} line {ln}: Frame Time {toks[2]} is not a duration in seconds")
 
     rows = [(k + 1, line) for k, line in enumerate(lines[i:], start=i) if line.strip()]
     if len(rows) < num_frames:
@@ -295,6 +297,11 @@ def read_bvh(path: str | os.PathLike) -> Bvh:
     return parse_bvh(text, source=os.path.basename(os.fspath(path)))
 
 
+def _storable_name(name: str) -> bool:
+    """A name our reader (and others) reads back as written: no whitespace, braces or control characters."""
+    return bool(name) and name.isprintable() and not any(c.isspace() or c in "{}" for c in name)
+
+
 def write_bvh(path: str | os.PathLike, joint_names: list[str], parents: np.ndarray, rest_offsets: np.ndarray,
               rotations: np.ndarray, root_positions: np.ndarray, fps: float, order: str = "ZXY",
               end_length: float = 0.05) -> None:
@@ -305,11 +312,30 @@ def write_bvh(path: str | os.PathLike, joint_names: list[str], parents: np.ndarr
     rotations: (T, J, 4) local quaternions w, x, y, z; root_positions: (T, 3), same units as the offsets.
     The root gets 6 channels (position + rotation), the others 3 rotation channels in `order`.
     Joints with no children get an End Site `end_length` along their own offset's direction.
+    BadInput, before anything is written: fps not positive, joint names BVH cannot store (whitespace,
+    braces, control characters, duplicates), NaN or infinite values, an unwritable target.
     """
+    fps = float(fps)
+    if not (np.isfinite(fps) and fps > 0):
+        raise BadInput(f"cannot write BVH: frame rate {fps:g} must be a positive number")
+    if len(order) != 3 or sorted(order.lower()) != ["x", "y", "z"]:
+        raise BadInput(f"cannot write BVH: rotation order {order!r} must name X, Y and Z once each")
+    bad = [n for n in joint_names if not _storable_name(n)]
+    if bad:
+        shown = ", ".join(repr(n) for n in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise BadInput(f"cannot write BVH: joint names {shown} contain spaces, braces or control characters "
+                       f"(or are empty), which BVH cannot store; rename those bones")
+    if len(set(joint_names)) != len(joint_names):
+        raise BadInput("cannot write BVH: two joints have the same name; BVH names must differ")
     parents = np.asarray(parents, dtype=np.int64)
     rest = np.asarray(rest_offsets, dtype=np.float64)
     rot = np.asarray(rotations, dtype=np.float64)
     root = np.asarray(root_positions, dtype=np.float64)
+    for what, arr in (("rotations", rot), ("root positions", root), ("rest offsets", rest)):
+        if not np.isfinite(arr).all():
+            where = np.argwhere(~np.isfinite(arr))[0]
+            raise BadInput(f"cannot write BVH: {what} hold NaN or infinite values (first at index "
+                           f"{tuple(int(i) for i in where)}); clean the motion first")
     J = len(joint_names)
     if parents.shape != (J,) or rest.shape != (J, 3) or rot.ndim != 3 or rot.shape[1:] != (J, 4):
         raise ValueError("write_bvh: shapes of names, parents, rest_offsets, rotations disagree")

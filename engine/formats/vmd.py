@@ -92,6 +92,10 @@ def _name_fields(names: Sequence[str], raws: Sequence[bytes | None] | None, size
         if raw is not None and len(raw) == size and decode_name(raw) == name:
             out.append(bytes(raw))
             continue
+        if "\0" in name:
+            errors.append(f"{what} {name!r} contains a NUL character, which would end it early in the file")
+            out.append(b"\0" * size)
+            continue
         try:
             out.append(encode_name(name, size))
         except UnicodeEncodeError:
@@ -542,6 +546,11 @@ def _chunks(motion: VmdMotion) -> list:
     for c in (cols, mcols, *(o[2] for o in others)):
         if c.get("frame") is not None:
             _check_frames(c["frame"], "key", errors)
+    for what, col in (("bone position", cols["position"]), ("bone rotation", cols["rotation"]),
+                      ("morph weight", mcols["weight"])):
+        if col is not None and col.dtype.kind == "f" and not np.isfinite(col).all():
+            key = int(np.argwhere(~np.isfinite(col))[0][0])
+            errors.append(f"{what} of key {key} is NaN or infinite")
     if any(not 0 <= int(key.frame) < 2 ** 32 for key in motion.property_keys):
         errors.append("property key frames must be within 0..4294967295")
     if errors:
