@@ -1,5 +1,16 @@
 import os
+import signal
 import sys
+
+
+def _interrupted_while_loading(signum, frame):
+    # before the command runs nothing has been written: leave in one line, no traceback
+    sys.stderr.write("error: interrupted\n")
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGINT, _interrupted_while_loading)
+signal.signal(signal.SIGTERM, _interrupted_while_loading)
 
 # the command is the first word that is not an option (`--debug` may come before it)
 if next((a for a in sys.argv[1:] if not a.startswith("-")), None) == "lifter":
@@ -20,6 +31,8 @@ if "--debug" not in sys.argv[1:]:
 
 from .cli import main  # noqa: E402
 
+signal.signal(signal.SIGINT, signal.default_int_handler)  # the command installs its own (cli.interruptible)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 code = main()
 if code >= 128:
     # Interrupted: everything the run started is removed already. Leave without running the native libraries'

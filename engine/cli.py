@@ -33,9 +33,10 @@ _INTERRUPT_WORDS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "term
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
+def interruptible() -> Iterator[list[int]]:
     """SIGINT and SIGTERM become `Interrupted` in the main thread, so `finally` blocks and the atomic writers
-    remove what the run started; the default handlers come back afterwards."""
+    remove what the run started; the default handlers come back afterwards. Append anything to the yielded
+    list once the outputs are written: a signal after that is ignored (the run is as good as finished)."""
     fired: list[int] = []
 
     def handler(signum, frame):
@@ -46,7 +47,7 @@ def interruptible() -> Iterator[None]:
 
     previous = {sig: signal.signal(sig, handler) for sig in _INTERRUPT_WORDS}
     try:
-        yield
+        yield fired
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -159,12 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "capture":
             from .capture import run_capture
 
-            with interruptible(), native_stderr_silenced(not args.debug):
+            with interruptible() as finished, native_stderr_silenced(not args.debug):
                 try:
                     run_capture(args.video, args.output, device=args.device, person=args.person,
                                 start=args.start, end=args.end, overlay=args.overlay, bvh=args.bvh, vmd=args.vmd,
                                 rig=args.rig, backend=args.backend, models_dir=args.models_dir,
                                 progress=progress, lift=not args.no_lift, fps=args.fps)
+                    finished.append(0)
                     progress.result(args.output)
                     return 0
                 except KeyboardInterrupt as exc:  # reported here, while our stderr is still the user's
