@@ -34,8 +34,9 @@ from engine.take import read_take, write_take
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "pose2sim_cam01.mp4"
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                         HealthCheck.function_scoped_fixture])
+# `tools/dev.py fuzz` raises the count for a long run
+FUZZ = settings(max_examples=int(os.environ.get("MONOCAP_FUZZ_EXAMPLES", "200")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 # ------------------------------------------------------------------------------------------------ takes

@@ -6,6 +6,7 @@ shared files. Any other exception (IndexError, struct.error, MemoryError, Unicod
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -22,7 +23,8 @@ VMDS = [p.read_bytes() for p in sorted((DATA / "babylon-mmd").glob("*.vmd"))] + 
 PMXS = [p.read_bytes() for p in sorted((DATA / "babylon-mmd").glob("*.pmx"))]
 GENE_PMX = (DATA / "gene" / "Gene.pmx").read_bytes()
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(os.environ.get("MONOCAP_FUZZ_EXAMPLES", "150")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def _vmd_count_offsets(data: bytes) -> list[int]:

@@ -4,6 +4,8 @@
     python3 tools/dev.py demo   # engine venv, models, capture of the bundled sample -> out/
     python3 tools/dev.py test   # engine venv + two Blender (bpy) venvs, then the whole test suite
     python3 tools/dev.py test-gpu   # the CUDA tests (tests/gpu), on a machine with an NVIDIA GPU only
+    python3 tools/dev.py fuzz [--minutes N] [--examples E]   # the readers' fuzz tests, long: runs of E
+                                    # examples per test with fresh seeds until N minutes have passed
 
 Environments (created once, reused): .venv (the engine: torch, OpenCV, LiteRT), .venv-blender50
 (bpy 5.0.1) and .venv-blender42 (bpy 4.2 LTS). Pins live in engine/requirements.txt and tests/requirements*.txt.
@@ -72,10 +74,10 @@ def demo() -> int:
 SUMMARY = re.compile(r"=+ (.*) in [\d.]+s")
 
 
-def _pytest(py: Path, args: list[str]) -> tuple[int, dict[str, int]]:
+def _pytest(py: Path, args: list[str], env: dict | None = None) -> tuple[int, dict[str, int]]:
     """Run pytest, echo its output, return its exit code and the counts from its closing line."""
     proc = subprocess.Popen([str(py), "-m", "pytest", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env=env)
     last = ""
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -122,8 +124,37 @@ def test_gpu() -> int:
     return 1 if rc != 0 or bad or not counts.get("passed") else 0
 
 
+def fuzz(argv: list[str]) -> int:
+    """The property-based fuzz tests of every reader (take, BVH, VMD, PMX), run again and again with new
+    seeds and `--examples` inputs per test until `--minutes` have passed; any escape fails the run."""
+    import argparse
+    import random
+    import time
+
+    ap = argparse.ArgumentParser(prog="tools/dev.py fuzz")
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--examples", type=int, default=5000)
+    args = ap.parse_args(argv)
+    py = ensure_env("engine")
+    env = dict(os.environ, MONOCAP_FUZZ_EXAMPLES=str(args.examples))
+    tests = ["tests/test_hostile_input.py", "tests/test_mmd_fuzz.py", "-k", "fuzz", "-p", "no:cacheprovider", "-q"]
+    stop, runs, total = time.monotonic() + 60 * args.minutes, 0, 0
+    while time.monotonic() < stop:
+        seed = random.randrange(2 ** 32)
+        rc, counts = _pytest(py, tests + [f"--hypothesis-seed={seed}"], env=env)
+        runs += 1
+        total += counts.get("passed", 0) * args.examples
+        print(f"fuzz run {runs} (seed {seed}): {counts}; about {total} inputs so far", flush=True)
+        if rc != 0:
+            print(f"an escape: rerun with --hypothesis-seed={seed} to see it")
+            return 1
+    return 0
+
+
 def main() -> int:
     what = sys.argv[1] if len(sys.argv) > 1 else ""
+    if what == "fuzz":
+        return fuzz(sys.argv[2:])
     if what == "demo":
         return demo()
     if what == "test":
