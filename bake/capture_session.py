@@ -99,7 +99,10 @@ class CaptureSession:
                 return "ERROR", f"Capture failed: {st.error}"
             # The take is the user's result: keep it outside the temporary folder.
             keep = Path(bpy.app.tempdir or tempfile.gettempdir()) / Path(st.result).name
-            shutil.copyfile(st.result, keep)
+            try:
+                shutil.copyfile(st.result, keep)
+            except OSError as exc:  # a full or read-only temporary folder: say so in one line, bake nothing
+                return "ERROR", f"Capture finished but its take could not be kept at {keep}: {exc.strerror or exc}"
             s.last_take = str(keep)
             try:
                 return "INFO", apply_take(context, read_take(keep), s, take_name(s.video))

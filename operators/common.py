@@ -11,7 +11,8 @@ from ..engine.errors import MonocapError
 
 
 def reports_errors(method: Callable) -> Callable:
-    """Wrap execute/invoke: a MonocapError becomes self.report({'ERROR'}, msg) and CANCELLED.
+    """Wrap execute/invoke: a MonocapError becomes self.report({'ERROR'}, msg) and CANCELLED; so does an
+    OSError (a file the operator reads or writes: missing, unreadable, a full disk), as one line with its path.
 
     Blender checks the argument count of execute (2) and invoke (3), so the wrapper keeps it.
     """
@@ -21,6 +22,10 @@ def reports_errors(method: Callable) -> Callable:
             return method(self, *args)
         except MonocapError as exc:
             self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            self.report({"ERROR"}, f"{exc.strerror or exc}{where}")
             return {"CANCELLED"}
 
     if method.__code__.co_argcount == 3:
