@@ -1,4 +1,4 @@
-"""The add-on's operators: thin classes that read UI state, call `bake` and `engine` code, and report."""
+"""The add-on's operators: thin classes that read UI state, call `blender_lib` and `engine` code, and report."""
 
 from __future__ import annotations
 

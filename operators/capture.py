@@ -5,8 +5,8 @@ from __future__ import annotations
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
-from ..bake.apply import apply_take, take_name
-from ..bake.capture_session import CaptureSession
+from ..blender_lib.engine_link.capture_session import CaptureSession
+from ..blender_lib.take.apply import apply_take, take_name
 from ..engine.take import read_take
 from .common import reports_errors
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..bake import cleanup
-from ..bake.footlock import foot_lock
-from ..bake.takebake import scene_fps
+from ..blender_lib.cleanup import fcurves
+from ..blender_lib.cleanup.foot_lock import foot_lock
+from ..blender_lib.take.bake import scene_fps
 from ..engine.errors import BadInput
 from .common import reports_errors
 
 
-def _groups(context: bpy.types.Context) -> list[cleanup.Group]:
-    groups = cleanup.group_fcurves(cleanup.selected_fcurves(context))
+def _groups(context: bpy.types.Context) -> list[fcurves.Group]:
+    groups = fcurves.group_fcurves(fcurves.selected_fcurves(context))
     if not groups:
         raise BadInput("No animation curves to work on: select bones or channels with keys")
     return groups
@@ -45,7 +45,7 @@ class MONOCAP_OT_smooth(_CurveOperator, bpy.types.Operator):
 
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        n = cleanup.smooth(_groups(context), scene_fps(context.scene), self.method, self.cutoff,
+        n = fcurves.smooth(_groups(context), scene_fps(context.scene), self.method, self.cutoff,
                            self.min_cutoff, self.beta)
         self.report({"INFO"}, f"Smoothed {n} channel group(s)")
         return {"FINISHED"}
@@ -62,7 +62,7 @@ class MONOCAP_OT_reduce_keys(_CurveOperator, bpy.types.Operator):
 
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        before, after = cleanup.reduce(_groups(context), self.tolerance_deg, self.tolerance_cm)
+        before, after = fcurves.reduce(_groups(context), self.tolerance_deg, self.tolerance_cm)
         gone = before - after
         self.report({"INFO"}, f"Removed {gone} of {before} keys ({100.0 * gone / max(before, 1):.0f}%)")
         return {"FINISHED"}
@@ -79,7 +79,7 @@ class MONOCAP_OT_fix_flips(_CurveOperator, bpy.types.Operator):
 
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        n = cleanup.fix_flips(_groups(context), self.max_step)
+        n = fcurves.fix_flips(_groups(context), self.max_step)
         self.report({"INFO"}, f"Fixed {n} flip(s)" if n else "No flips found")
         return {"FINISHED"}
 

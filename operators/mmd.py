@@ -11,8 +11,8 @@ from pathlib import Path
 import bpy
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from ..bake.mmd_action import apply_vmd, armature_to_vmd
-from ..bake.mmd_armature import DEFAULT_SCALE, armature_scale, build_pmx_armature, model_from_armature
+from ..blender_lib.mmd.armature import DEFAULT_SCALE, armature_scale, build_pmx_armature, model_from_armature
+from ..blender_lib.mmd.vmd_action import apply_vmd, armature_to_vmd
 from ..engine.errors import BadInput
 from ..engine.formats.pmx import read_pmx
 from ..engine.formats.vmd import read_vmd, write_vmd

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import bpy
 
-from ..bake import engine_link
-from ..bake.jobs import REQUIREMENTS, SetupJob
+from ..blender_lib.engine_link import engine_python
+from ..blender_lib.engine_link.process_jobs import REQUIREMENTS, SetupJob
 
 _STATUS: dict[str, str | float] = {"text": "", "progress": 0.0}
 
@@ -32,7 +32,7 @@ class MONOCAP_OT_setup_engine(bpy.types.Operator):
     _timer = None
 
     def _begin(self) -> SetupJob:
-        venv = self.venv or str(engine_link.default_venv())
+        venv = self.venv or str(engine_python.default_venv())
         _STATUS.update(text="Creating the environment", progress=0.0)
         return SetupJob(venv, self.requirements or REQUIREMENTS)
 
@@ -43,7 +43,7 @@ class MONOCAP_OT_setup_engine(bpy.types.Operator):
             self.report({"ERROR"}, f"Engine set-up failed: {st.error}")
             return {"CANCELLED"}
         _STATUS.update(text=f"Engine ready: {st.result}", progress=1.0)
-        prefs = engine_link.preferences(context)
+        prefs = engine_python.preferences(context)
         if prefs is not None and not self.venv:
             prefs.engine_python = ""  # empty means: use the venv 'Set up engine' made
         self.report({"INFO"}, f"Engine set up in {st.result}")

@@ -40,8 +40,8 @@ def _row(name: str, value: float, unit: str, note: str) -> None:
 
 def main() -> None:
     load_addon()
-    from monocap.bake.armature import build_armature
-    from monocap.bake.takebake import bake_take
+    from monocap.blender_lib.take.armature import build_armature
+    from monocap.blender_lib.take.bake import bake_take
 
     ctx = bpy.context
     take = _take(FRAMES)
@@ -54,12 +54,13 @@ def main() -> None:
          f"{bpy.app.version_string}, whole bake_take incl. maths")
 
     # Graph Editor cleanup on the same 10,000-frame bake (all bones).
-    from monocap.bake import cleanup, compat
+    from monocap.blender_lib.actions import compat
+    from monocap.blender_lib.cleanup import fcurves
 
-    groups = cleanup.group_fcurves((obj, fc) for fc in compat.channels(obj))
-    steps = (("cleanup_smooth_butterworth", lambda: cleanup.smooth(groups, 30.0, "BUTTERWORTH", 6.0)),
-             ("cleanup_fix_flips", lambda: cleanup.fix_flips(groups)),
-             ("cleanup_reduce_keys", lambda: cleanup.reduce(groups, 0.5, 0.5)))
+    groups = fcurves.group_fcurves((obj, fc) for fc in compat.channels(obj))
+    steps = (("cleanup_smooth_butterworth", lambda: fcurves.smooth(groups, 30.0, "BUTTERWORTH", 6.0)),
+             ("cleanup_fix_flips", lambda: fcurves.fix_flips(groups)),
+             ("cleanup_reduce_keys", lambda: fcurves.reduce(groups, 0.5, 0.5)))
     for name, run in steps:
         t0 = time.perf_counter()
         run()

@@ -3,8 +3,8 @@
     python tools/build_extension.py [--output-dir dist]
 
 Any Python 3.11 runs it (no bpy needed). The manifest is checked against the extension platform's rules
-first; the zip holds blender_manifest.toml at its top with __init__.py, operators/, panels/, bake/,
-engine/ (without tests and caches) and the license files. Install it with Blender's
+first; the zip holds blender_manifest.toml at its top with __init__.py, operators/, panels/,
+blender_lib/, engine/ (without tests and caches) and the license files. Install it with Blender's
 Edit > Preferences > Get Extensions > Install from Disk.
 """
 
@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("operators", "panels", "bake", "engine")
+PACKAGES = ("operators", "panels", "blender_lib", "engine")
 TOP_FILES = ("blender_manifest.toml", "__init__.py", "README.md")
 SKIP_DIRS = {"__pycache__", "tests", ".pytest_cache", ".ruff_cache", ".hypothesis", "cache"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".npz", ".mp4", ".tmp"}

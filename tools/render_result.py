@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     load_addon()
-    from monocap.bake.armature import build_armature
-    from monocap.bake.takebake import bake_take
+    from monocap.blender_lib.take.armature import build_armature
+    from monocap.blender_lib.take.bake import bake_take
     from monocap.engine.take import read_take
 
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -19,15 +19,15 @@ def _world_heads(obj: bpy.types.Object, names: list[str], frames: list[int]) -> 
 
 
 def test_bake_matches_take_joints(addon, clean_scene) -> None:
-    from monocap.bake.armature import build_armature, to_zup
-    from monocap.bake.takebake import bake_take
+    from monocap.blender_lib.take.armature import build_armature, to_zup
+    from monocap.blender_lib.take.bake import bake_take
 
     take = mocap_take(frames=120)
     ctx = bpy.context
     obj = build_armature(ctx, "Monocap", take["joint_names"], take["parents"], take["rest_offsets"])
     action = bake_take(ctx, obj, take, frame_start=1)
     assert action is obj.animation_data.action
-    from monocap.bake import compat
+    from monocap.blender_lib.actions import compat
 
     # One action; on 5.0 a layered one (layer -> keyframe strip -> channelbag of the object's slot).
     assert (bpy.app.version >= (4, 4, 0)) == compat.LAYERED
@@ -46,7 +46,7 @@ def test_bake_matches_take_joints(addon, clean_scene) -> None:
 def test_bone_rolls_face_forward(addon, clean_scene) -> None:
     """Vertical bones (spine, legs) get their Z axis facing the character's front (-Y), so knees and the
     spine bend about X like Blender's own rigs."""
-    from monocap.bake.armature import build_armature
+    from monocap.blender_lib.take.armature import build_armature
 
     take = mocap_take(frames=2)
     obj = build_armature(bpy.context, "Monocap", take["joint_names"], take["parents"], take["rest_offsets"])
@@ -61,8 +61,8 @@ def test_bone_rolls_face_forward(addon, clean_scene) -> None:
 
 
 def test_resample_to_scene_rate_and_in_place(addon, clean_scene) -> None:
-    from monocap.bake.armature import build_armature, to_zup
-    from monocap.bake.takebake import bake_take
+    from monocap.blender_lib.take.armature import build_armature, to_zup
+    from monocap.blender_lib.take.bake import bake_take
 
     take = mocap_take(frames=91)  # 3 s at 30 fps
     scene = bpy.context.scene
@@ -119,8 +119,8 @@ def test_import_take_through_the_operator(addon, clean_scene, tmp_path) -> None:
 
 
 def test_fast_evaluate_matches_blender(addon, clean_scene) -> None:
-    from monocap.bake import compat
-    from monocap.bake.keys import evaluate, write_keys
+    from monocap.blender_lib.actions import compat
+    from monocap.blender_lib.actions.keyframes import evaluate, write_keys
 
     obj = bpy.data.objects.new("E", None)
     bpy.context.collection.objects.link(obj)

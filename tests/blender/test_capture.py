@@ -29,7 +29,7 @@ def _scene_state() -> tuple:
 @pytest.fixture()
 def settings(addon, clean_scene):
     """Sidebar settings pointing at the shared video and the engine venv; restored afterwards."""
-    from monocap.bake.engine_link import preferences
+    from monocap.blender_lib.engine_link.engine_python import preferences
 
     prefs = preferences()
     assert ENGINE_PY.is_file(), f"engine venv missing: {ENGINE_PY}"
@@ -42,7 +42,7 @@ def settings(addon, clean_scene):
 
 
 def test_capture_job_reports_progress_and_result(addon, tmp_path) -> None:
-    from monocap.bake.jobs import start_capture
+    from monocap.blender_lib.engine_link.process_jobs import start_capture
 
     take = tmp_path / "take.npz"
     job = start_capture(str(ENGINE_PY), str(VIDEO), str(take), device="cpu", start=0.0, end=0.2)
@@ -58,7 +58,7 @@ def test_capture_job_reports_progress_and_result(addon, tmp_path) -> None:
 
 
 def test_cancel_ends_the_engine_and_writes_nothing(addon, tmp_path) -> None:
-    from monocap.bake.jobs import start_capture
+    from monocap.blender_lib.engine_link.process_jobs import start_capture
 
     take = tmp_path / "take.npz"
     job = start_capture(str(ENGINE_PY), str(VIDEO), str(take), device="cpu")
@@ -73,7 +73,7 @@ def test_cancel_ends_the_engine_and_writes_nothing(addon, tmp_path) -> None:
 
 
 def test_engine_crash_is_reported(addon, tmp_path) -> None:
-    from monocap.bake.jobs import start_capture
+    from monocap.blender_lib.engine_link.process_jobs import start_capture
 
     job = start_capture(str(ENGINE_PY), str(VIDEO), str(tmp_path / "t.npz"), device="cpu")
     while job.poll().stage == "starting" and not job.state.finished:
@@ -113,23 +113,23 @@ def test_bad_input_changes_nothing(settings, change: dict, message: str) -> None
 
 
 def test_no_engine_configured(settings) -> None:
-    from monocap.bake import engine_link
+    from monocap.blender_lib.engine_link import engine_python
 
-    engine_link.preferences().engine_python = ""
-    assert not engine_link.venv_python(engine_link.default_venv()).exists()
+    engine_python.preferences().engine_python = ""
+    assert not engine_python.venv_python(engine_python.default_venv()).exists()
     with pytest.raises(RuntimeError, match="No capture engine is set up"):
         bpy.ops.monocap.capture()
-    engine_link.preferences().engine_python = "/nonexistent/python3"
+    engine_python.preferences().engine_python = "/nonexistent/python3"
     with pytest.raises(RuntimeError, match="Engine Python not found"):
         bpy.ops.monocap.capture()
 
 
 def test_engine_python_without_torch(settings, tmp_path) -> None:
-    from monocap.bake import engine_link
+    from monocap.blender_lib.engine_link import engine_python
 
     venv = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    engine_link.preferences().engine_python = str(venv / "bin" / "python")
+    engine_python.preferences().engine_python = str(venv / "bin" / "python")
     before = _scene_state()
     with pytest.raises(RuntimeError, match=r"cannot run the engine .*torch"):
         bpy.ops.monocap.capture()
@@ -137,7 +137,7 @@ def test_engine_python_without_torch(settings, tmp_path) -> None:
 
 
 def test_setup_engine_creates_a_venv_and_reports_failures(addon, tmp_path) -> None:
-    from monocap.bake.jobs import venv_python
+    from monocap.blender_lib.engine_link.process_jobs import venv_python
 
     venv = tmp_path / "engine-venv"
     ok = tmp_path / "ok.txt"
@@ -158,7 +158,7 @@ def test_setup_engine_creates_a_venv_and_reports_failures(addon, tmp_path) -> No
 
 def test_capture_bake_cleanup_export_through_the_operators(settings, tmp_path) -> None:
     """The whole path on a shared video, as a user clicks it."""
-    from monocap.bake.armature import to_zup
+    from monocap.blender_lib.take.armature import to_zup
     from monocap.engine.take import read_take
 
     assert bpy.ops.monocap.capture() == {"FINISHED"}
@@ -201,7 +201,7 @@ def test_capture_bake_cleanup_export_through_the_operators(settings, tmp_path) -
 
 def test_modal_flow_progress_then_esc_leaves_scene_as_before(settings) -> None:
     """What the modal operator does on its timer and on Esc, driven step by step."""
-    from monocap.bake.capture_session import CaptureSession
+    from monocap.blender_lib.engine_link.capture_session import CaptureSession
 
     settings.use_range = False  # the whole video: long enough to press Esc in the middle
     before = _scene_state()
@@ -220,7 +220,7 @@ def test_modal_flow_progress_then_esc_leaves_scene_as_before(settings) -> None:
 
 
 def test_modal_flow_to_the_end_bakes(settings) -> None:
-    from monocap.bake.capture_session import CaptureSession
+    from monocap.blender_lib.engine_link.capture_session import CaptureSession
 
     settings.video_end, settings.target = 5, "NEW"
     session = CaptureSession(bpy.context)

@@ -29,8 +29,8 @@ def noisy(take: dict, deg: float = 1.5, root_m: float = 0.004, seed: int = 0) ->
 
 
 def bake(take: dict) -> bpy.types.Object:
-    from monocap.bake.armature import build_armature
-    from monocap.bake.takebake import bake_take
+    from monocap.blender_lib.take.armature import build_armature
+    from monocap.blender_lib.take.bake import bake_take
 
     obj = build_armature(bpy.context, "Monocap", take["joint_names"], take["parents"], take["rest_offsets"])
     bake_take(bpy.context, obj, take, frame_start=1)
@@ -55,15 +55,15 @@ def jitter(pos: np.ndarray) -> float:
 
 
 def curves(obj: bpy.types.Object) -> dict[tuple[str, int], np.ndarray]:
-    from monocap.bake import compat
-    from monocap.bake.keys import read_keys
+    from monocap.blender_lib.actions import compat
+    from monocap.blender_lib.actions.keyframes import read_keys
 
     return {(fc.data_path, fc.array_index): np.stack(read_keys(fc)) for fc in compat.channels(obj)}
 
 
 def evaluated(obj: bpy.types.Object, frames: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
     """Blender's own evaluation of every curve (not the add-on's shortcut)."""
-    from monocap.bake import compat
+    from monocap.blender_lib.actions import compat
 
     return {(fc.data_path, fc.array_index): np.array([fc.evaluate(f) for f in frames])
             for fc in compat.channels(obj)}
@@ -87,7 +87,7 @@ def test_smooth_removes_jitter_and_keeps_the_motion(walk, method: str, jitter_ke
     assert bpy.ops.monocap.smooth(method=method, cutoff=5.0, min_cutoff=3.0, beta=10.0) == {"FINISHED"}
     after = world_heads(obj, LIMBS)
     assert jitter(after) < jitter_kept * jitter(before)
-    from monocap.bake.armature import to_zup
+    from monocap.blender_lib.take.armature import to_zup
 
     idx = [walk["joint_names"].index(n) for n in LIMBS]
     err_before = np.linalg.norm(before - to_zup(clean[:, idx]), axis=-1).mean()
@@ -100,7 +100,7 @@ def test_smooth_removes_jitter_and_keeps_the_motion(walk, method: str, jitter_ke
 
 
 def test_smooth_touches_only_selected_bones(walk) -> None:
-    from monocap.bake import compat
+    from monocap.blender_lib.actions import compat
 
     obj = bake(noisy(walk))
     for pb in obj.pose.bones:
@@ -118,9 +118,9 @@ def test_reduce_keys_stays_within_tolerance(walk) -> None:
     obj = bake(walk)
     frames = np.arange(1, FRAMES + 1, dtype=float)
     orig = evaluated(obj, frames)
-    n_before = sum(len(fc.keyframe_points) for fc in __import__("monocap").bake.compat.channels(obj))
+    n_before = sum(len(fc.keyframe_points) for fc in __import__("monocap").blender_lib.actions.compat.channels(obj))
     assert bpy.ops.monocap.reduce_keys(tolerance_deg=1.0, tolerance_cm=1.0) == {"FINISHED"}
-    n_after = sum(len(fc.keyframe_points) for fc in __import__("monocap").bake.compat.channels(obj))
+    n_after = sum(len(fc.keyframe_points) for fc in __import__("monocap").blender_lib.actions.compat.channels(obj))
     assert n_after < 0.5 * n_before
     new = evaluated(obj, frames)
     for path in {p for p, _ in orig}:
@@ -133,8 +133,8 @@ def test_reduce_keys_stays_within_tolerance(walk) -> None:
 
 
 def test_fix_flips_repairs_sign_flips_and_twists(walk) -> None:
-    from monocap.bake import compat
-    from monocap.bake.keys import read_keys, write_keys
+    from monocap.blender_lib.actions import compat
+    from monocap.blender_lib.actions.keyframes import read_keys, write_keys
 
     obj = bake(walk)
     chans = compat.channels(obj)
@@ -216,7 +216,7 @@ def test_cleanup_without_curves_reports(addon, clean_scene) -> None:
 def test_graph_editor_channel_selection_is_quaternion_safe(walk) -> None:
     """In the Graph Editor the selected channels are the scope; one selected quaternion channel brings
     its three siblings so the rotation stays a rotation."""
-    from monocap.bake import compat
+    from monocap.blender_lib.actions import compat
 
     obj = bake(noisy(walk))
     other = bake(noisy(walk, seed=9))  # a second animated armature, made active below

@@ -12,8 +12,8 @@ FRAMES = 40
 
 
 def _baked() -> bpy.types.Object:
-    from monocap.bake.armature import build_armature
-    from monocap.bake.takebake import bake_take
+    from monocap.blender_lib.take.armature import build_armature
+    from monocap.blender_lib.take.bake import bake_take
 
     take = mocap_take("dataset-1_kick_normal_001.bvh", frames=FRAMES)
     obj = build_armature(bpy.context, "Monocap", take["joint_names"], take["parents"], take["rest_offsets"])

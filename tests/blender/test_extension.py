@@ -32,7 +32,7 @@ res["menus"] = [f.__name__ for f in bpy.types.TOPBAR_MT_file_export._dyn_ui_init
                 if f.__module__.startswith(name)]
 res["prefs"] = bpy.context.preferences.addons[name].preferences.device if res["enabled"] else None
 mod = sys.modules[name]
-res["user_dir"] = str(sys.modules[name + ".bake.engine_link"].user_dir())
+res["user_dir"] = str(sys.modules[name + ".blender_lib.engine_link.engine_python"].user_dir())
 addon_utils.disable(name, default_set=True)
 res["ops_after"] = hasattr(bpy.types, "MONOCAP_OT_capture")
 res["scene_props_after"] = hasattr(bpy.types.Scene, "monocap")
@@ -59,6 +59,8 @@ def test_zip_holds_only_the_addon(built: Path) -> None:
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert any(n.startswith("operators/") for n in names)
     assert any(n.startswith("engine/filters/") for n in names)
+    assert {f"blender_lib/{sub}/__init__.py" for sub in ("engine_link", "actions", "take", "mmd", "cleanup")} \
+        <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "tools/", ".venv"))
                 or n.endswith((".pyc", ".npz", ".mp4"))]
 

@@ -151,7 +151,7 @@ def test_bezier_handles_follow_vmd_curves(clean_scene, mmd_ops, tmp_path):
     path = tmp_path / "curves.vmd"
     write_vmd(path, motion)
     assert bpy.ops.monocap.import_vmd(filepath=str(path), frame_offset=5) == {"FINISHED"}
-    from monocap.bake.compat import channels
+    from monocap.blender_lib.actions.compat import channels
 
     ch = channels(obj)
     # Blender's value inside each segment is v0 + ease(u) (v1 - v0), the VMD easing of that segment
@@ -287,7 +287,7 @@ def _plain_armature(name: str, bones: tuple[str, ...]) -> bpy.types.Object:
 
 def test_mmd_tools_style_names(clean_scene, mmd_ops):
     """Bones found by mmd_bone.name_j, by NFKC name and by English/.L aliases."""
-    from monocap.bake.mmd_armature import bone_lookup, find_bone
+    from monocap.blender_lib.mmd.armature import bone_lookup, find_bone
 
     obj = _plain_armature("mt", ("arm_L", "elbow.R", "bone_x", "左足IK", "center"))
     obj.pose.bones["bone_x"]["mmd_bone"] = {"name_j": "上半身"}
@@ -298,7 +298,7 @@ def test_mmd_tools_style_names(clean_scene, mmd_ops):
     assert find_bone(lookup, "センター") == "center"
     assert find_bone(lookup, "左足ＩＫ") == "左足IK"  # NFKC: full-width ＩＫ
     assert find_bone(lookup, "下半身") is None
-    from monocap.bake.mmd_armature import model_from_armature
+    from monocap.blender_lib.mmd.armature import model_from_armature
 
     model = model_from_armature(obj)
     assert [model.bone_index(n) for n in ("左腕", "右ひじ", "上半身", "センター", "下半身")] == [0, 1, 2, 4, -1]

@@ -40,7 +40,7 @@ def _heads(obj: bpy.types.Object, frames: list[int]) -> dict[str, np.ndarray]:
 
 
 def _check_directions(obj, take, names: dict[str, str], frames: list[int]) -> None:
-    from monocap.bake.armature import to_zup
+    from monocap.blender_lib.take.armature import to_zup
 
     heads = _heads(obj, frames)
     joints = to_zup(take["joints3d"][[f - 1 for f in frames]])
@@ -53,7 +53,7 @@ def _check_directions(obj, take, names: dict[str, str], frames: list[int]) -> No
 
 
 def test_retarget_onto_mocap_rig_follows_the_take(addon, clean_scene) -> None:
-    from monocap.bake.retarget import retarget_take
+    from monocap.blender_lib.take.retarget import retarget_take
 
     take = mocap_take(CLIP, frames=90)
     obj = import_mocap_rig()
@@ -62,7 +62,7 @@ def test_retarget_onto_mocap_rig_follows_the_take(addon, clean_scene) -> None:
     assert set(unmatched) == {"ToeTip_L", "Heel_L", "ToeTip_R", "Heel_R", "Nose"}
     _check_directions(obj, take, {n: n for n in take["joint_names"]}, [1, 30, 61, 90])
     # The hips travel with the take (this rig's hips are at the same height, so scale ~ 1).
-    from monocap.bake.armature import to_zup
+    from monocap.blender_lib.take.armature import to_zup
 
     heads = _heads(obj, [1, 90])
     travel = heads["Hips"][1] - heads["Hips"][0]
@@ -71,7 +71,7 @@ def test_retarget_onto_mocap_rig_follows_the_take(addon, clean_scene) -> None:
 
 
 def test_retarget_by_mixamo_names_and_object_scale(addon, clean_scene) -> None:
-    from monocap.bake.retarget import retarget_take
+    from monocap.blender_lib.take.retarget import retarget_take
 
     take = mocap_take(CLIP, frames=60)
     obj = import_mocap_rig(scale=1.0)  # centimetres, as Mixamo rigs come: object scaled by 0.01
@@ -88,13 +88,13 @@ def test_retarget_by_mixamo_names_and_object_scale(addon, clean_scene) -> None:
     ("DEF-upper_arm.R", ("R", "upperarm")), ("Left leg", ("L", "leg")), ("calf_r", ("R", "calf")),
     ("Hips", ("", "hips")), ("spine_01", ("", "spine01"))])
 def test_name_normalisation(addon, name: str, key: tuple[str, str]) -> None:
-    from monocap.bake.retarget import normalise
+    from monocap.blender_lib.take.retarget import normalise
 
     assert normalise(name) == key
 
 
 def test_generic_and_rigify_tables(addon) -> None:
-    from monocap.bake.retarget import match_bones
+    from monocap.blender_lib.take.retarget import match_bones
 
     joints = list(mocap_take(CLIP, frames=2)["joint_names"])
     ue = ["root", "pelvis", "spine_01", "spine_03", "neck_01", "head", "clavicle_l", "upperarm_l",
@@ -129,7 +129,7 @@ def test_armature_without_matching_bones_changes_nothing(addon, clean_scene, tmp
 
 def test_foot_lock_on_a_retargeted_mixamo_rig(addon, clean_scene) -> None:
     """Foot lock finds the legs of a rig by name too (no heel or toe-tip bones here)."""
-    from monocap.bake.retarget import retarget_take
+    from monocap.blender_lib.take.retarget import retarget_take
 
     take = mocap_take(CLIP, frames=90)
     rng = np.random.default_rng(7)
@@ -154,7 +154,7 @@ def test_foot_lock_on_a_retargeted_mixamo_rig(addon, clean_scene) -> None:
 def test_retarget_onto_rigify_metarig(addon, clean_scene) -> None:
     """Blender's own human metarig (Rigify names, its own A-ish rest pose and bone rolls)."""
     import addon_utils
-    from monocap.bake.retarget import retarget_take
+    from monocap.blender_lib.take.retarget import retarget_take
 
     addon_utils.enable("rigify", default_set=False)
     bpy.ops.object.armature_human_metarig_add()
@@ -165,7 +165,7 @@ def test_retarget_onto_rigify_metarig(addon, clean_scene) -> None:
     names = {**mapping}
     chains = [c for c in CHAINS if c[0] in names and c[1] in names and c != ("Neck", "Head")]
     heads = _heads(obj, [1, 30, 60])
-    from monocap.bake.armature import to_zup
+    from monocap.blender_lib.take.armature import to_zup
 
     joints = to_zup(take["joints3d"][[0, 29, 59]])
     idx = {n: i for i, n in enumerate(take["joint_names"])}

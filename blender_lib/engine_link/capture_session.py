@@ -11,11 +11,11 @@ from pathlib import Path
 
 import bpy
 
-from ..engine.errors import BadInput, MonocapError
-from ..engine.take import read_take
-from . import engine_link
-from .apply import apply_take, take_name, target_armature
-from .jobs import CaptureJob, start_capture
+from ...engine.errors import BadInput, MonocapError
+from ...engine.take import read_take
+from ..take.apply import apply_take, take_name, target_armature
+from . import engine_python
+from .process_jobs import CaptureJob, start_capture
 
 
 def probe_video(path: str) -> tuple[int, float]:
@@ -36,8 +36,8 @@ def check_inputs(context: bpy.types.Context) -> tuple[str, dict]:
     if not os.path.isfile(video):
         raise BadInput(f"Video not found: {video}")
     target_armature(context, s.target)
-    python = engine_link.engine_python(context)
-    prefs = engine_link.preferences(context)
+    python = engine_python.engine_python(context)
+    prefs = engine_python.preferences(context)
     options: dict = {"device": prefs.device if prefs else "auto",
                      "person": None if s.person_auto else s.person}
     if s.use_range:
@@ -53,7 +53,7 @@ def check_inputs(context: bpy.types.Context) -> tuple[str, dict]:
                            f"(it has {count} frames, 0-{count - 1})")
         options["start"] = s.video_start / fps
         options["end"] = (s.video_end + 1) / fps
-    engine_link.check_engine(python)
+    engine_python.check_engine(python)
     return python, options
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..engine.errors import BadInput
-from ..engine.filters import (
+from ...engine.errors import BadInput
+from ...engine.filters import (
     contact_segments,
     detect_contacts,
     lock_weights,
@@ -18,9 +18,9 @@ from ..engine.filters import (
     quat_to_matrix,
     two_bone_ik,
 )
-from .posefk import basis_rotations, pose_matrices, write_locations, write_rotations
-from .retarget import match_bones
-from .takebake import stored_contacts
+from ..actions.pose_fk import basis_rotations, pose_matrices, write_locations, write_rotations
+from ..take.bake import stored_contacts
+from ..take.retarget import match_bones
 
 LEG = ("UpperLeg_{s}", "LowerLeg_{s}", "Foot_{s}")
 POINTS = ("Heel_{s}", "ToeTip_{s}", "Toes_{s}")

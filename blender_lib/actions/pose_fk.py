@@ -6,9 +6,9 @@ import bpy
 import numpy as np
 from mathutils import Euler, Matrix
 
-from ..engine.filters import matrix_to_quat, quat_continuity, quat_to_matrix
+from ...engine.filters import matrix_to_quat, quat_continuity, quat_to_matrix
 from . import compat
-from .keys import evaluate, write_keys
+from .keyframes import evaluate, write_keys
 
 
 def _curve_values(chans: compat.Channels | None, path: str, size: int, default,

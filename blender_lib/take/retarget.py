@@ -14,13 +14,13 @@ import re
 import bpy
 import numpy as np
 
-from ..engine.errors import BadInput
-from ..engine.filters import matrix_to_quat, quat_continuity, quat_to_matrix
-from ..engine.filters.footlock import rotation_between
-from . import compat
+from ...engine.errors import BadInput
+from ...engine.filters import matrix_to_quat, quat_continuity, quat_to_matrix
+from ...engine.filters.footlock import rotation_between
+from ..actions import compat
+from ..actions.keyframes import write_keys
 from .armature import YUP_TO_ZUP, bone_layout, rest_positions
-from .keys import write_keys
-from .takebake import CONTACTS_KEY, FIRST_FRAME_KEY, clean_fps, prepare_motion, scene_fps, set_scene_fps
+from .bake import CONTACTS_KEY, FIRST_FRAME_KEY, clean_fps, prepare_motion, scene_fps, set_scene_fps
 
 # canonical joint -> candidate bone names per convention ({s}: side letter L/R, {side}: Left/Right)
 TABLES: dict[str, dict[str, list[str]]] = {
@@ -164,7 +164,7 @@ def retarget_take(context: bpy.types.Context, obj: bpy.types.Object, take: dict,
 
     BadInput when the armature has no hips or too few matching bones to carry the motion.
     """
-    from .takebake import check_take
+    from .bake import check_take
 
     check_take(take)
     names = list(take["joint_names"])

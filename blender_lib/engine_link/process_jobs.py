@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ADDON_DIR = Path(__file__).resolve().parents[1]  # holds engine/, the cwd of `python -m engine`
+# The add-on folder, two up from blender_lib/engine_link/: it holds engine/ and is the cwd of `python -m engine`.
+ADDON_DIR = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ADDON_DIR / "engine" / "requirements.txt"
 
 

@@ -14,9 +14,9 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from ..engine.errors import BadInput
-from ..engine.formats.pmx import PmxBone, PmxIk, PmxIkLink, PmxModel
-from .armature import new_armature_in_edit_mode
+from ...engine.errors import BadInput
+from ...engine.formats.pmx import PmxBone, PmxIk, PmxIkLink, PmxModel
+from ..take.armature import new_armature_in_edit_mode
 
 DEFAULT_SCALE = 0.08
 MARKER = "monocap_mmd_skeleton"

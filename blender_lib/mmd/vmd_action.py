@@ -25,17 +25,17 @@ import re
 import bpy
 import numpy as np
 
-from ..engine.errors import BadInput
-from ..engine.formats.vmd import (
+from ...engine.errors import BadInput
+from ...engine.formats.vmd import (
     LINEAR_CURVE,
     VmdBoneKeys,
     VmdMotion,
     curves_to_interpolation,
     interpolation_to_curves,
 )
-from ..engine.quaternion import quat_continuity
-from .compat import channels, new_action
-from .mmd_armature import SWAP, bone_lookup, find_bone, ik_constraints, japanese_name, nfkc, vmd_name
+from ...engine.quaternion import quat_continuity
+from ..actions.compat import channels, new_action
+from .armature import SWAP, bone_lookup, find_bone, ik_constraints, japanese_name, nfkc, vmd_name
 
 _BEZIER, _LINEAR, _CONSTANT = 2, 1, 0
 _FREE = 0  # keyframe handle type HD_FREE

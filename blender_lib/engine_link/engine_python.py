@@ -9,10 +9,12 @@ from pathlib import Path
 
 import bpy
 
-from ..engine.errors import BadInput
-from .jobs import venv_python
+from ...engine.errors import BadInput
+from .process_jobs import venv_python
 
-ADDON_ID = __package__.rpartition(".")[0]  # "monocap", or "bl_ext.<repo>.monocap" when installed
+# The add-on package two levels up from "<addon>.blender_lib.engine_link": "monocap", or
+# "bl_ext.<repo>.monocap" when installed.
+ADDON_ID = __package__.rsplit(".", 2)[0]
 _checked: dict[tuple[str, float], None] = {}
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..engine.errors import BadInput
-from ..engine.filters import quat_continuity, quat_normalize, resample_positions, resample_quaternions
-from . import compat
+from ...engine.errors import BadInput
+from ...engine.filters import quat_continuity, quat_normalize, resample_positions, resample_quaternions
+from ..actions import compat
+from ..actions.keyframes import write_keys
 from .armature import YUP_TO_ZUP, rest_matrices
-from .keys import write_keys
 
 CONTACTS_KEY = "monocap_contacts"  # custom property: flattened (T, 4) contacts, one per baked frame
 FIRST_FRAME_KEY = "monocap_first_frame"

@@ -9,12 +9,13 @@ from typing import Self
 import bpy
 import numpy as np
 
-from ..engine.errors import BadInput
-from . import cleanup, compat
+from ...engine.errors import BadInput
+from ..actions import compat
+from ..cleanup import fcurves
+from ..cleanup.foot_lock import foot_lock
 from .armature import build_armature
-from .footlock import foot_lock
+from .bake import bake_take, check_take, scene_fps
 from .retarget import retarget_take
-from .takebake import bake_take, check_take, scene_fps
 
 
 def target_armature(context: bpy.types.Context, target: str) -> bpy.types.Object | None:
@@ -61,8 +62,8 @@ def _apply(context: bpy.types.Context, take: dict, settings, name: str,
             summary += f"; not matched: {', '.join(unmatched)}"
     frames = np.arange(context.scene.frame_start, context.scene.frame_end + 1, dtype=np.float64)
     if settings.smoothing:
-        groups = cleanup.group_fcurves((obj, fc) for fc in compat.channels(obj))
-        cleanup.smooth(groups, scene_fps(context.scene), "BUTTERWORTH", settings.cutoff)
+        groups = fcurves.group_fcurves((obj, fc) for fc in compat.channels(obj))
+        fcurves.smooth(groups, scene_fps(context.scene), "BUTTERWORTH", settings.cutoff)
     if settings.foot_lock:
         foot_lock(obj, frames, scene_fps(context.scene), "IK" if settings.root_motion else "ROOT")
     return summary

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 import bpy
 import numpy as np
 
-from ..engine.filters import (
+from ...engine.filters import (
     fix_quaternion_flips,
     lowpass_zero_phase,
     one_euro,
@@ -18,9 +18,9 @@ from ..engine.filters import (
     reduce_keys,
     unwrap_euler,
 )
-from ..engine.filters.reduce import euclidean_error, quaternion_error
-from . import compat
-from .keys import evaluate, read_keys, write_keys
+from ...engine.filters.reduce import euclidean_error, quaternion_error
+from ..actions import compat
+from ..actions.keyframes import evaluate, read_keys, write_keys
 
 _BONE = re.compile(r'^pose\.bones\["(?P<bone>(?:[^"\\]|\\.)*)"\]\.(?P<prop>\w+)$')
 _SIZE = {"rotation_quaternion": 4, "rotation_euler": 3, "location": 3, "scale": 3, "rotation_axis_angle": 4}
