@@ -168,10 +168,21 @@ def iter_frames(
 
     `grab_only(i)` returning True skips colour conversion of frame i (it is yielded as None without a
     warning), for passes that look at only some frames. Memory stays flat: one frame at a time.
+    Undecodable frames in a row are one warning ("frames 3-10 could not be decoded"), given once the run
+    ends; a run longer than MAX_CONSECUTIVE_FAILURES ends the video, with its own warning.
     """
     cv2 = _cv2()
     cap = _open(info.path)
     rotate = getattr(cv2, _ROTATE_CODES[info.rotation]) if info.rotation else None
+    bad_from: int | None = None  # first frame of the current run of undecodable frames
+
+    def flush(last: int) -> None:
+        nonlocal bad_from
+        if bad_from is not None and on_warning and last >= bad_from:
+            which = f"frame {bad_from}" if last == bad_from else f"frames {bad_from}-{last}"
+            on_warning(f"{which} could not be decoded; marked invalid")
+        bad_from = None
+
     try:
         index = 0
         if start > 0:
@@ -195,22 +206,30 @@ def iter_frames(
             ok, frame = cap.read()
             if not ok or frame is None:
                 if index >= info.frame_count - 1:
+                    if bad_from is not None:  # the last frame is lost with the run before it
+                        flush(index)
                     break  # the normal end of the stream
                 failures += 1
                 if failures > MAX_CONSECUTIVE_FAILURES:
+                    bad_from = None
                     if on_warning:
                         on_warning(f"video stops decoding at frame {index - failures + 1}; the rest is lost")
                     break
-                if on_warning:
-                    on_warning(f"frame {index} could not be decoded; marked invalid")
+                if bad_from is None:
+                    bad_from = index
                 yield index, None
                 index += 1
                 continue
+            flush(index - 1)
             failures = 0
             if rotate is not None:
                 frame = cv2.rotate(frame, rotate)
             yield index, frame
             index += 1
+        flush(index - 1)
+    except GeneratorExit:  # the consumer stopped early: the run of bad frames it was given is still told
+        flush(index - 1)
+        raise
     finally:
         cap.release()
 
