@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import addon_utils
 import bpy
 from bpy_extras.io_utils import ExportHelper
 
 from ..engine.errors import BadInput
+from ..engine.fileio import check_output, commit, discard, temporary_beside
 from .common import reports_errors
 
 # name -> (label, exporter keywords); the rest of the settings are in _FBX_COMMON.
@@ -72,6 +73,30 @@ def only_selected(context: bpy.types.Context, obj: bpy.types.Object) -> Iterator
             bpy.ops.object.mode_set(mode=mode)
 
 
+def export_atomically(context: bpy.types.Context, obj: bpy.types.Object, filepath: str, kind: str,
+                      exporter: Callable[[str], set[str]]) -> None:
+    """Run Blender's `exporter(path)` for `obj` alone, atomically: the target is checked first (a folder, a
+    read-only file or an unwritable folder is a BadInput before any work), the exporter writes a temporary
+    file beside it, and only a finished export takes the target's name. A failure inside Blender's exporter
+    (bpy.ops raises it as RuntimeError with its traceback) is one line; the user's file is left as it was."""
+    target = check_output(filepath, f"{kind} file")
+    tmp = temporary_beside(target, suffix=".tmp" + target.suffix)
+    try:
+        with only_selected(context, obj):
+            result = exporter(str(tmp))
+    except RuntimeError as exc:
+        discard(tmp)
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.startswith("Location:")]
+        raise BadInput(f"{kind} export of {obj.name} failed: {lines[-1] if lines else 'no reason given'}") from None
+    except BaseException:
+        discard(tmp)
+        raise
+    if "FINISHED" not in result:
+        discard(tmp)
+        raise BadInput(f"{kind} export of {obj.name} failed")
+    commit(tmp, target)
+
+
 class MONOCAP_OT_export_bvh(bpy.types.Operator, ExportHelper):
     """Export the active armature's animation as BVH (scene frame range, Blender's BVH exporter)"""
 
@@ -89,13 +114,9 @@ class MONOCAP_OT_export_bvh(bpy.types.Operator, ExportHelper):
         obj = _armature(context)
         _ensure_addon("io_anim_bvh")
         scene = context.scene
-        with only_selected(context, obj):
-            result = bpy.ops.export_anim.bvh(filepath=self.filepath, frame_start=scene.frame_start,
-                                             frame_end=scene.frame_end, root_transform_only=True,
-                                             **BVH_PRESETS[self.preset][1])
-        if "FINISHED" not in result:
-            self.report({"ERROR"}, f"BVH export of {obj.name} failed")
-            return {"CANCELLED"}
+        export_atomically(context, obj, self.filepath, "BVH", lambda path: bpy.ops.export_anim.bvh(
+            filepath=path, frame_start=scene.frame_start, frame_end=scene.frame_end, root_transform_only=True,
+            **BVH_PRESETS[self.preset][1]))
         self.report({"INFO"}, f"Exported {obj.name} to {self.filepath}")
         return {"FINISHED"}
 
@@ -116,12 +137,9 @@ class MONOCAP_OT_export_fbx(bpy.types.Operator, ExportHelper):
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _armature(context)
         _ensure_addon("io_scene_fbx")
-        with only_selected(context, obj):
-            options = {**_FBX_COMMON, **FBX_PRESETS[self.preset][1]}
-            result = bpy.ops.export_scene.fbx(filepath=self.filepath, **options)
-        if "FINISHED" not in result:
-            self.report({"ERROR"}, f"FBX export of {obj.name} failed")
-            return {"CANCELLED"}
+        options = {**_FBX_COMMON, **FBX_PRESETS[self.preset][1]}
+        export_atomically(context, obj, self.filepath, "FBX",
+                          lambda path: bpy.ops.export_scene.fbx(filepath=path, **options))
         self.report({"INFO"}, f"Exported {obj.name} to {self.filepath}")
         return {"FINISHED"}
 

@@ -6,6 +6,8 @@ name VMD cannot store, an armature without the expected bones) is a one-line rep
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import bpy
@@ -26,10 +28,19 @@ def _active_armature(context: bpy.types.Context) -> bpy.types.Object:
     return obj
 
 
-def _object_mode(context: bpy.types.Context) -> None:
+@contextlib.contextmanager
+def _object_mode(context: bpy.types.Context) -> Iterator[None]:
+    """Object mode for the block; if the block fails, the active object goes back to the mode it was in."""
     obj = context.active_object
-    if obj is not None and obj.mode != "OBJECT":
+    mode = obj.mode if obj is not None else "OBJECT"
+    if mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
+    try:
+        yield
+    except BaseException:
+        if mode != "OBJECT" and context.view_layer.objects.active == obj and obj.mode != mode:
+            bpy.ops.object.mode_set(mode=mode)
+        raise
 
 
 def _update_scene(context: bpy.types.Context, action: bpy.types.Action) -> None:
@@ -64,8 +75,8 @@ class MONOCAP_OT_import_pmx_skeleton(bpy.types.Operator, ImportHelper):
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         model = read_pmx(self.filepath)
-        _object_mode(context)
-        obj = build_pmx_armature(context, model, model.name or Path(self.filepath).stem, self.scale)
+        with _object_mode(context):
+            obj = build_pmx_armature(context, model, model.name or Path(self.filepath).stem, self.scale)
         self.report({"INFO"}, f"Imported {len(model.bones)} bones of {model.name or obj.name}")
         return {"FINISHED"}
 
@@ -89,9 +100,9 @@ class MONOCAP_OT_import_vmd(bpy.types.Operator, ImportHelper):
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _active_armature(context)
         motion = read_vmd(self.filepath)
-        _object_mode(context)
         scale = self.scale or armature_scale(obj)
-        action, warnings = apply_vmd(obj, motion, scale, self.frame_offset, Path(self.filepath).stem)
+        with _object_mode(context):
+            action, warnings = apply_vmd(obj, motion, scale, self.frame_offset, Path(self.filepath).stem)
         if self.update_scene:
             _update_scene(context, action)
         _report_warnings(self, warnings)
@@ -154,8 +165,9 @@ class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
         motion, warnings = retarget_to_vmd(take, model, self.leg_mode)
         if not len(motion.bone_keys):
             raise BadInput(f"{obj.name} has none of the MMD bones the retarget keys (センター, 上半身, 腕...)")
-        _object_mode(context)
-        action, more = apply_vmd(obj, motion, armature_scale(obj), self.frame_offset, Path(self.filepath).stem)
+        with _object_mode(context):
+            action, more = apply_vmd(obj, motion, armature_scale(obj), self.frame_offset,
+                                     Path(self.filepath).stem)
         if self.update_scene:
             _update_scene(context, action)
         _report_warnings(self, warnings + more)

@@ -7,6 +7,7 @@ import bpy
 
 from ..blender_lib.engine_link import engine_python
 from ..blender_lib.engine_link.process_jobs import REQUIREMENTS, SetupJob
+from .common import reports_errors
 
 _STATUS: dict[str, str | float] = {"text": "", "progress": 0.0}
 
@@ -49,11 +50,13 @@ class MONOCAP_OT_setup_engine(bpy.types.Operator):
         self.report({"INFO"}, f"Engine set up in {st.result}")
         return {"FINISHED"}
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         self._job = self._begin()
         self._job.wait()
         return self._end(context)
 
+    @reports_errors
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         self._job = self._begin()
         self._timer = context.window_manager.event_timer_add(0.25, window=context.window)

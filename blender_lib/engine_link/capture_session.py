@@ -45,6 +45,8 @@ def check_inputs(context: bpy.types.Context) -> tuple[str, dict]:
             count, fps = probe_video(video)
         except RuntimeError:
             raise BadInput(f"Blender cannot read {Path(video).name} as a video") from None
+        if count <= 0:  # Blender opened it, but found no frames: not a video it can read
+            raise BadInput(f"Blender cannot read {Path(video).name} as a video")
         if s.video_start > s.video_end:
             raise BadInput(f"Frame range {s.video_start}-{s.video_end} is empty: "
                            "End must not be before Start")

@@ -198,11 +198,19 @@ class SetupJob:
         self.venv = Path(venv)
         self.requirements = Path(requirements)
         self.state = JobState(stage="venv", total=1)
-        self._packages = max(1, sum(1 for ln in self._lines_of(self.requirements) if ln))
+        self._packages = 1
         self._step = 0
         self._job: ProcessJob | None = None
         if not self.requirements.is_file():
             self._fail(f"requirements file not found: {self.requirements}")
+            return
+        try:
+            self._packages = max(1, sum(1 for ln in self._lines_of(self.requirements) if ln))
+        except UnicodeDecodeError:
+            self._fail(f"requirements file {self.requirements} is not UTF-8 text")
+            return
+        except OSError as exc:
+            self._fail(f"cannot read requirements file {self.requirements}: {exc.strerror or exc}")
             return
         py = python or base_python()
         if venv_python(self.venv).exists():

@@ -84,7 +84,7 @@ def take_name(path: str) -> str:
 
 class SceneGuard:
     """Undo by hand what a failed bake did: new objects, armatures and actions go, the frame rate, frame
-    range and the target's action come back. Used as `with SceneGuard(context):`."""
+    range and the target's action, custom properties and mode come back. Used as `with SceneGuard(context):`."""
 
     def __init__(self, context: bpy.types.Context, target: bpy.types.Object | None = None) -> None:
         self.context = context
@@ -98,6 +98,7 @@ class SceneGuard:
         self.action = anim.action if anim else None
         self.slot = anim.action_slot if anim and compat.LAYERED else None
         self.target_props = {k: self.target[k] for k in self.target.keys()} if self.target else {}  # noqa: SIM118
+        self.mode = self.target.mode if self.target else "OBJECT"
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -119,4 +120,7 @@ class SceneGuard:
                     del self.target[k]
             for k, v in self.target_props.items():
                 self.target[k] = v
+            # The bake switched the target to Object mode: give it back the mode it was in.
+            if self.target.mode != self.mode and self.context.view_layer.objects.active == self.target:
+                bpy.ops.object.mode_set(mode=self.mode)
         return False
