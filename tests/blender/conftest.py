@@ -55,6 +55,27 @@ def clean_scene(addon: ModuleType) -> Iterator[None]:
     yield
 
 
+@pytest.fixture()
+def capture_settings(addon: ModuleType, clean_scene: None) -> Iterator:
+    """Sidebar settings pointing at the shared video (its first 12 frames) and the engine venv; restored
+    afterwards."""
+    import bpy
+    from monocap.blender_lib.engine_link.engine_python import preferences
+    from monocap_testdata import VIDEO
+
+    engine_python = ROOT / ".venv" / "bin" / "python"
+    assert engine_python.is_file(), f"engine venv missing: {engine_python}"
+    prefs = preferences()
+    prefs.engine_python = str(engine_python)
+    s = bpy.context.scene.monocap
+    s.video, s.use_range, s.video_start, s.video_end = str(VIDEO), True, 0, 11
+    s.target, s.fps_mode, s.smoothing, s.foot_lock, s.root_motion = "NEW", "SCENE", True, True, True
+    s.last_take = ""  # a test that captures sees its own take, not an earlier test's
+    yield s
+    prefs.engine_python = ""
+    s.target, s.use_range, s.video = "NEW", False, ""
+
+
 # bpy 4.2's module teardown at interpreter exit can segfault (seen here after every test passed: exit
 # code -11), which would turn a green run red. Once pytest has reported, leave without that teardown.
 _EXIT_STATUS = {"code": 0}

@@ -445,20 +445,7 @@ def test_cleanup_with_nothing_active_cannot_run(addon, clean_scene, idname) -> N
 
 
 # ------------------------------------------------------------------------------------------------ capture
-
-@pytest.fixture()
-def capture_settings(addon, clean_scene):
-    from monocap.blender_lib.engine_link.engine_python import preferences
-
-    prefs = preferences()
-    prefs.engine_python = str(ENGINE_PY)
-    s = bpy.context.scene.monocap
-    s.video, s.use_range, s.video_start, s.video_end = str(VIDEO), True, 0, 11
-    s.target, s.fps_mode, s.smoothing, s.foot_lock, s.root_motion = "NEW", "SCENE", True, True, True
-    yield s
-    prefs.engine_python = ""
-    s.target, s.use_range, s.video = "NEW", False, ""
-
+# (the sidebar's settings: conftest.capture_settings)
 
 @pytest.mark.parametrize(("case", "message"), [
     ("video_is_a_folder", r"Video not found"),

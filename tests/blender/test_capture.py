@@ -27,18 +27,9 @@ def _scene_state() -> tuple:
 
 
 @pytest.fixture()
-def settings(addon, clean_scene):
-    """Sidebar settings pointing at the shared video and the engine venv; restored afterwards."""
-    from monocap.blender_lib.engine_link.engine_python import preferences
-
-    prefs = preferences()
-    assert ENGINE_PY.is_file(), f"engine venv missing: {ENGINE_PY}"
-    prefs.engine_python = str(ENGINE_PY)
-    s = bpy.context.scene.monocap
-    s.video, s.use_range, s.video_start, s.video_end = str(VIDEO), True, 0, 11
-    s.target, s.fps_mode, s.smoothing, s.foot_lock, s.root_motion = "NEW", "SCENE", True, True, True
-    yield s
-    prefs.engine_python = ""
+def settings(capture_settings):
+    """The sidebar's capture settings (conftest.capture_settings)."""
+    return capture_settings
 
 
 def test_capture_job_reports_progress_and_result(addon, tmp_path) -> None:
