@@ -112,11 +112,18 @@ def bake_take(context: bpy.types.Context, obj: bpy.types.Object, take: dict, fra
             path = f'pose.bones["{name}"].location'
             for c in range(3):
                 write_keys(chans.new(path, c, name), frames, loc[:, c])
-    obj[CONTACTS_KEY] = motion["contacts"].astype(np.int32).ravel().tolist()
+    store_take_range(obj, scene, motion["contacts"], frame_start, n)
+    return action
+
+
+def store_take_range(obj: bpy.types.Object, scene: bpy.types.Scene, contacts: np.ndarray, frame_start: int,
+                     n: int) -> None:
+    """After a bake of n frames: the take's contacts (T, 4) and first frame on the object (`stored_contacts` reads
+    them back), and the scene's frame range set to the baked frames."""
+    obj[CONTACTS_KEY] = contacts.astype(np.int32).ravel().tolist()
     obj[FIRST_FRAME_KEY] = int(frame_start)
     scene.frame_start = int(frame_start)
     scene.frame_end = int(frame_start + n - 1)
-    return action
 
 
 def stored_contacts(obj: bpy.types.Object) -> tuple[np.ndarray, int] | None:

@@ -20,7 +20,7 @@ from ...engine.filters.footlock import rotation_between
 from ..actions import compat
 from ..actions.keyframes import write_keys
 from .armature import YUP_TO_ZUP, bone_layout, rest_positions
-from .bake import CONTACTS_KEY, FIRST_FRAME_KEY, clean_fps, prepare_motion, scene_fps, set_scene_fps
+from .bake import clean_fps, prepare_motion, scene_fps, set_scene_fps, store_take_range
 
 # canonical joint -> candidate bone names per convention ({s}: side letter L/R, {side}: Left/Right)
 TABLES: dict[str, dict[str, list[str]]] = {
@@ -251,9 +251,6 @@ def retarget_take(context: bpy.types.Context, obj: bpy.types.Object, take: dict,
     path = f'pose.bones["{hips}"].location'
     for c in range(3):
         write_keys(chans.new(path, c, hips), frames, loc[:, c])
-    obj[CONTACTS_KEY] = motion["contacts"].astype(np.int32).ravel().tolist()
-    obj[FIRST_FRAME_KEY] = int(frame_start)
-    scene.frame_start = int(frame_start)
-    scene.frame_end = int(frame_start + n - 1)
+    store_take_range(obj, scene, motion["contacts"], frame_start, n)
     unmatched = [j for j in names if j not in mapping and j != "Root"]
     return action, mapping, unmatched, conv
