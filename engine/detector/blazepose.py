@@ -66,6 +66,7 @@ class Detection:
     score: float
     raw_box: np.ndarray  # (4,) x0, y0, x1, y1 of the detector's own box (around the head)
     keypoints: np.ndarray  # (4, 2): hip centre, full-body scale point, shoulder centre, upper-body point
+    appearance: np.ndarray | None = None  # colour descriptor (`appearance.describe`), set by the scan
 
     @property
     def radius(self) -> float:

@@ -1,8 +1,9 @@
-"""Capture 33 BlazePose keypoints per frame from a video, following one person.
+"""Capture 33 BlazePose keypoints per frame from a video: track everyone, then choose whom to keep.
 
 Two passes over the decoded stream, each with flat memory:
-1. scan: the detector on a few frames per second, linked into person tracks (see tracking.py);
-2. landmarks: every frame, the landmark graph on a rotated crop around the chosen person. The crop comes
+1. scan: the detector on a few frames per second, linked into a track per person, each with its number
+   (see tracking.py); the chosen people are picked from those tracks (`--person auto|all|N,M`);
+2. landmarks: every frame, the landmark graph on a rotated crop around each chosen person. The crop comes
    from the previous frame's landmarks (as MediaPipe tracks); the chosen track's detections re-anchor it
    when the landmarks drift onto someone else, and the detector runs again when the person is lost.
    Frames are cropped in small batches with a speculative ROI and kept only where it matches the exact one;
@@ -26,8 +27,9 @@ import numpy as np
 from ..errors import BadInput
 from ..video import VideoInfo, iter_frames
 from . import blazepose as bp
+from .appearance import describe
 from .backends import PoseNets
-from .tracking import Track, TrackBuilder, build_tracks, rank_tracks
+from .tracking import Track, TrackBuilder, build_tracks, choose_people, rank_tracks
 
 SCANS_PER_SECOND = 8.0
 LANDMARK_BATCH = 4  # frames cropped with one speculative ROI and run as one batch
@@ -39,16 +41,39 @@ TILE_EVERY = 3  # scanned frames between two looks through the tiles
 MAX_SPEED = 3.0  # body radii per second the hips may move between two good frames ...
 MAX_JUMP_WINDOW_S = 1.0  # ... checked when the last good frame is at most this old
 SAME_PERSON_DIST = 0.5  # landmark hips this far from the track's detection (in body radii): someone else
+SAME_BODY = 0.25  # two people's keypoints this close (median, in torso lengths): one body, followed twice
+
+
+@dataclass
+class Person2D:
+    number: int  # the person's track number (tracks are ranked by prominence: 0 is `--person auto`'s)
+    joints2d: np.ndarray  # (T, 33, 3) float32: x, y pixels, visibility in [0, 1]
+    valid: np.ndarray  # (T,) bool: the person was found in this frame
+    presence: np.ndarray  # (T, 33) float32: landmark presence in [0, 1]
 
 
 @dataclass
 class Capture2D:
-    joints2d: np.ndarray  # (T, 33, 3) float32: x, y pixels, visibility in [0, 1]
-    valid: np.ndarray  # (T,) bool: the followed person was found in this frame
-    presence: np.ndarray  # (T, 33) float32: landmark presence in [0, 1]
+    people: list[Person2D]  # the chosen people, in the order asked for
     first_frame: int
-    tracks: list[Track]
-    person: int
+    tracks: list[Track]  # every person's track, ranked
+
+    # The first chosen person's fields (the only one with `--person auto` or N).
+    @property
+    def joints2d(self) -> np.ndarray:
+        return self.people[0].joints2d
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.people[0].valid
+
+    @property
+    def presence(self) -> np.ndarray:
+        return self.people[0].presence
+
+    @property
+    def person(self) -> int:
+        return self.people[0].number
 
 
 @dataclass
@@ -247,23 +272,25 @@ class Scanner:
                 if frame is not None:
                     tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
                     views = all_views if tiles else all_views[:1]
-                    yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views])
+                    yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views]), frame
 
         if self.frames is not None:
             stream = inputs(self.frames)
         else:  # own decoder, in a thread; undecodable frames are reported once, by the landmark pass
             stream = _threaded(inputs(iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0)))
 
-        batch: list[tuple[int, list[bp.Letterbox], np.ndarray]] = []
+        batch: list[tuple[int, list[bp.Letterbox], np.ndarray, np.ndarray]] = []
 
         def flush(covered: int):
             found_all = []
             if batch:
-                boxes, scores = self.nets.detect(np.concatenate([x for _, _, x in batch]))
+                boxes, scores = self.nets.detect(np.concatenate([x for _, _, x, _ in batch]))
                 k = 0
-                for i, views, _ in batch:
+                for i, views, _, frame in batch:
                     raw = [(boxes[k + v], scores[k + v]) for v in range(len(views))]
                     found = bp.decode_detections(raw, views)
+                    for d in found:  # what each person looks like: re-identification after a gap
+                        d.appearance = describe(frame, d)
                     if len(views) > 1 and len(found) > len(bp.decode_detections(raw[:1], views[:1])):
                         tiles_needed.set()
                     found_all.append((i, found))
@@ -274,10 +301,10 @@ class Scanner:
                 self.covered = covered
                 self._cond.notify_all()
 
-        for i, views, x in stream:
+        for i, views, x, frame in stream:
             if self._stop.is_set():
                 return
-            batch.append((i, views, x))
+            batch.append((i, views, x, frame))
             if len(batch) == self.batch_size:
                 flush(min(end, i + step))  # the frames up to the next scanned one are never scanned
                 if self.progress:
@@ -404,14 +431,17 @@ class ProvisionalFollow(Follow):
         return True
 
 
-def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None = None, person: int | None = None,
+def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None = None,
+               person: int | str | list[int] | None = None,
                progress: Callable[[str, int, int], None] | None = None,
                warn: Callable[[str], None] | None = None,
-               on_frame: Callable[[int, np.ndarray | None, np.ndarray | None], None] | None = None,
                on_restart: Callable[[], None] | None = None, concurrent: bool = True) -> Capture2D:
-    """Run both passes over frames [start, end). `person` None follows the most prominent track.
+    """Track everyone over frames [start, end), then capture the chosen people's keypoints.
 
-    on_frame(i, frame_bgr, points (39,5) or None) is called for every frame of pass 2 (for the overlay).
+    person: None follows the most prominent track (`--person auto`), N track N, [N, M, ...] those tracks,
+    "all" every person the scan is sure of (`tracking.choose_people`). The landmark pass follows all the
+    chosen people over one decoding of the video, each with its own crop; a body is one person's in each frame
+    (`_one_body_one_person`).
     concurrent: for `person` None, the landmark pass starts while the scan runs (one decoder feeding both,
     `_FrameFeed`; each pass on its own core) and follows the one person seen so far. If the scan finds a
     second person, or the whole scan would have answered any of the landmark pass's questions differently,
@@ -427,11 +457,10 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
     end = info.frame_count if end is None else min(end, info.frame_count)
     if end <= start:
         raise BadInput(f"empty frame range {start}..{end} (the video has {info.frame_count} frames)")
-    index = 0 if person is None else person
     if warn is not None:
         warn = _once(warn)  # a landmark pass that runs again must not repeat its warnings
-    result = follow = None
-    if concurrent and index == 0 and _FrameFeed.fits(info):
+    results = follow = None
+    if concurrent and person is None and _FrameFeed.fits(info):
         feed = _FrameFeed(info, start, end, warn)
         # detector batches of one frame: the landmark pass waits for the scan to pass each frame
         scanner = Scanner(nets, info, start, end, batch=1, progress=progress, frames=feed.scan_frames())
@@ -440,8 +469,7 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
         feed.start_decoding()
         try:
             follow = ProvisionalFollow(scanner, info.fps)
-            result = _landmark_pass(nets, info, start, end, follow, progress, warn, on_frame,
-                                    feed.landmark_frames())
+            results = _landmark_pass(nets, info, start, end, [follow], progress, warn, feed.landmark_frames())
         except _Crowded:
             feed.close_landmarks()  # the scan goes on to the end
         except BaseException:
@@ -454,19 +482,24 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
         tracks = scanner.tracks()
     else:
         tracks = scan_people(nets, info, start, end, progress)
-    if not tracks:
-        raise BadInput("no person found in the video")
-    if not 0 <= index < len(tracks):
-        raise BadInput(f"--person {index}: only {len(tracks)} person track(s) found (0..{len(tracks) - 1})")
-    final = Follow(tracks, index, info.fps)
-    if result is None or not follow.agrees(final):
+    chosen = choose_people(tracks, person)
+    follows = [Follow(tracks, n, info.fps) for n in chosen]
+    if results is None or not follow.agrees(follows[0]):
         if follow is not None and on_restart is not None:
             on_restart()
-        result = _landmark_pass(nets, info, start, end, final, progress, warn, on_frame)
-    joints2d, valid, presence = result
-    if not valid.any():
+        results = _landmark_pass(nets, info, start, end, follows, progress, warn)
+    if len(follows) > 1:
+        _one_body_one_person(results, follows, start)
+    people = [Person2D(n, *r) for n, r in zip(chosen, results)]
+    if person == "all":  # someone the landmarks never found is not kept
+        seen = [p for p in people if p.valid.any()]
+        for p in people:
+            if not p.valid.any() and warn is not None:
+                warn(f"person {p.number}: the detector saw someone the landmarks never found; left out")
+        people = seen or people[:1]
+    if not any(p.valid.any() for p in people):
         raise BadInput("no person found in the video")
-    return Capture2D(joints2d, valid, presence, start, tracks, index)
+    return Capture2D(people, start, tracks)
 
 
 def _once(warn: Callable[[str], None]) -> Callable[[str], None]:
@@ -479,13 +512,108 @@ def _once(warn: Callable[[str], None]) -> Callable[[str], None]:
     return warn_once
 
 
-def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow: Follow,
+def _one_body_one_person(results: list[tuple[np.ndarray, np.ndarray, np.ndarray]], follows: list[Follow],
+                         start: int) -> None:
+    """Where two people's landmarks lie on one body (one crop slid onto the other person), the frame stays
+    with the person whose track expects them there and is marked invalid for the other. In place."""
+    for a in range(len(results)):
+        for b in range(a + 1, len(results)):
+            ja, va, _ = results[a]
+            jb, vb, _ = results[b]
+            for k in np.nonzero(va & vb)[0]:
+                hips_a, hips_b = ja[k, [23, 24], :2].mean(0), jb[k, [23, 24], :2].mean(0)
+                torso = max(float(np.hypot(*(ja[k, [11, 12], :2].mean(0) - hips_a))), 1.0)
+                if np.median(np.hypot(*(ja[k, :, :2] - jb[k, :, :2]).T)) > SAME_BODY * torso:
+                    continue
+                i = start + int(k)
+                off_a = _off_track(follows[a], hips_a, i)
+                off_b = _off_track(follows[b], hips_b, i)
+                loser = results[b] if off_b >= off_a else results[a]
+                loser[1][k] = False
+                loser[0][k] = 0.0
+                loser[2][k] = 0.0
+
+
+def _off_track(follow: Follow, hips: np.ndarray, i: int) -> float:
+    """How far the hips are from where the person's track expects them at frame i, in body radii."""
+    if follow.track is None:
+        return np.inf
+    expected, radius = follow.track.predict(i)
+    return float(np.hypot(*(hips - expected))) / max(radius, 1.0)
+
+
+class _Follower:
+    """One person's state in the landmark pass: the crop (ROI) carried from frame to frame, the last good
+    pose, and the keypoints found so far. `step` runs a chunk of frames for this person."""
+
+    def __init__(self, nets: PoseNets, info: VideoInfo, start: int, end: int, follow: Follow,
+                 views: list[bp.Letterbox], helper: ThreadPoolExecutor | None):
+        self.nets, self.info, self.start, self.follow = nets, info, start, follow
+        self.views, self.helper = views, helper
+        total = end - start
+        self.joints2d = np.zeros((total, bp.NUM_KEYPOINTS, 3), np.float32)
+        self.presence = np.zeros((total, bp.NUM_KEYPOINTS), np.float32)
+        self.valid = np.zeros(total, bool)
+        self.roi: bp.Roi | None = None
+        self.last: tuple[int, np.ndarray, float] | None = None  # frame, hip centre, body radius of the last good pose
+
+    def step(self, chunk: list[tuple[int, np.ndarray | None]]) -> None:
+        # Speculation: the rest of the chunk is cropped with the ROI of the frame at hand, and the crops
+        # run as one batch. Walking the chunk in order, a frame keeps its speculative result only when
+        # that ROI is close to the one its predecessor's landmarks give; otherwise the rest of the chunk
+        # is cropped again with the new ROI. Sequential tracking's results at batched speed while the
+        # person moves steadily.
+        nets, follow, views, roi = self.nets, self.follow, self.views, self.roi
+        guesses: dict[int, tuple[bp.Roi, np.ndarray, np.ndarray]] = {}
+        for n, (i, frame) in enumerate(chunk):
+            guess = guesses.get(i)
+            points = None
+            if frame is None:
+                roi = None  # undecodable frame: invalid, and re-anchor on the next good one
+            elif follow.alive(i):
+                det = follow.detection(i)
+                if roi is None or det is not None:
+                    anchor = det if det is not None else _find_on_track(nets, frame, views, follow, i)
+                    if roi is None and anchor is not None:
+                        roi = bp.roi_from_detection(anchor)
+                if roi is not None:
+                    if guess is None or not _close(guess[0], roi):
+                        rest = [(j, f) for j, f in chunk[n:] if f is not None and follow.alive(j)]
+                        if len(rest) > 1:
+                            raws, flags = _speculate(nets, [f for _, f in rest], roi, self.helper)
+                            guesses.update({j: (roi, raws[m], flags[m]) for m, (j, _) in enumerate(rest)})
+                            guess = guesses[i]
+                    points = _landmarks(nets, frame, roi, guess)
+                    if points is not None and det is not None and not _same_person(points, det):
+                        points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor
+                    if points is not None and (follow.stolen(points, det, i)
+                                               or _jumped(points, det, self.last, i, self.info.fps)):
+                        points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
+                    elif points is None and det is None:
+                        anchor = _find_on_track(nets, frame, views, follow, i)  # lost: look again
+                        if anchor is not None:
+                            points = _landmarks(nets, frame, bp.roi_from_detection(anchor))
+                roi = bp.roi_from_landmarks(points) if points is not None else None
+            else:
+                roi = None
+            k = i - self.start
+            if points is not None:
+                self.last = (i, points[[23, 24], :2].mean(0), roi.size / bp.ROI_SCALE / 2)
+                self.joints2d[k, :, :2] = points[: bp.NUM_KEYPOINTS, :2]
+                self.joints2d[k, :, 2] = points[: bp.NUM_KEYPOINTS, 3]
+                self.presence[k] = points[: bp.NUM_KEYPOINTS, 4]
+                self.valid[k] = True
+        self.roi = roi
+
+
+def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follows: list[Follow],
                    progress: Callable[[str, int, int], None] | None,
                    warn: Callable[[str], None] | None,
-                   on_frame: Callable[[int, np.ndarray | None, np.ndarray | None], None] | None,
                    frames: Iterator[tuple[int, np.ndarray | None]] | None = None,
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pass 2: landmarks on every frame, following `follow`'s person. Returns joints2d, valid, presence.
+                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pass 2: landmarks on every frame for each person of `follows`, over one decoding of the video (the cost
+    of a frame grows with the number of people, the decoding does not). Returns (joints2d, valid, presence)
+    per person.
 
     frames: frames start..end-1 from a shared decoder (`_FrameFeed`); by default the pass decodes them.
     """
@@ -493,66 +621,19 @@ def _landmark_pass(nets: PoseNets, info: VideoInfo, start: int, end: int, follow
         frames = _threaded(iter_frames(info, start, end, on_warning=warn))
     views = bp.detector_windows(info.width, info.height)
     total = end - start
-    joints2d = np.zeros((total, bp.NUM_KEYPOINTS, 3), np.float32)
-    presence = np.zeros((total, bp.NUM_KEYPOINTS), np.float32)
-    valid = np.zeros(total, bool)
-    roi: bp.Roi | None = None
-    last: tuple[int, np.ndarray, float] | None = None  # frame, hip centre, body radius of the last good pose
     helper = ThreadPoolExecutor(1) if nets.parallel_landmarks else None
+    followers = [_Follower(nets, info, start, end, f, views, helper) for f in follows]
     try:
         for chunk in _chunks(frames, LANDMARK_BATCH):
-            # Speculation: the rest of the chunk is cropped with the ROI of the frame at hand, and the crops
-            # run as one batch. Walking the chunk in order, a frame keeps its speculative result only when
-            # that ROI is close to the one its predecessor's landmarks give; otherwise the rest of the chunk
-            # is cropped again with the new ROI. Sequential tracking's results at batched speed while the
-            # person moves steadily.
-            guesses: dict[int, tuple[bp.Roi, np.ndarray, np.ndarray]] = {}
-            for n, (i, frame) in enumerate(chunk):
-                guess = guesses.get(i)
-                points = None
-                if frame is None:
-                    roi = None  # undecodable frame: invalid, and re-anchor on the next good one
-                elif follow.alive(i):
-                    det = follow.detection(i)
-                    if roi is None or det is not None:
-                        anchor = det if det is not None else _find_on_track(nets, frame, views, follow, i)
-                        if roi is None and anchor is not None:
-                            roi = bp.roi_from_detection(anchor)
-                    if roi is not None:
-                        if guess is None or not _close(guess[0], roi):
-                            rest = [(j, f) for j, f in chunk[n:] if f is not None and follow.alive(j)]
-                            if len(rest) > 1:
-                                raws, flags = _speculate(nets, [f for _, f in rest], roi, helper)
-                                guesses.update({j: (roi, raws[m], flags[m]) for m, (j, _) in enumerate(rest)})
-                                guess = guesses[i]
-                        points = _landmarks(nets, frame, roi, guess)
-                        if points is not None and det is not None and not _same_person(points, det):
-                            points = _landmarks(nets, frame, bp.roi_from_detection(det))  # drifted: re-anchor
-                        if points is not None and (follow.stolen(points, det, i)
-                                                   or _jumped(points, det, last, i, info.fps)):
-                            points = None  # the crop slid onto someone else (a passer-by): drop, re-anchor later
-                        elif points is None and det is None:
-                            anchor = _find_on_track(nets, frame, views, follow, i)  # lost: look again
-                            if anchor is not None:
-                                points = _landmarks(nets, frame, bp.roi_from_detection(anchor))
-                    roi = bp.roi_from_landmarks(points) if points is not None else None
-                else:
-                    roi = None
-                k = i - start
-                if points is not None:
-                    last = (i, points[[23, 24], :2].mean(0), roi.size / bp.ROI_SCALE / 2)
-                    joints2d[k, :, :2] = points[: bp.NUM_KEYPOINTS, :2]
-                    joints2d[k, :, 2] = points[: bp.NUM_KEYPOINTS, 3]
-                    presence[k] = points[: bp.NUM_KEYPOINTS, 4]
-                    valid[k] = True
-                if on_frame is not None:
-                    on_frame(i, frame, points)
-                if progress:
-                    progress("landmarks", k + 1, total)
+            for follower in followers:
+                follower.step(chunk)
+            if progress:
+                for i, _ in chunk:
+                    progress("landmarks", i - start + 1, total)
     finally:
         if helper is not None:
             helper.shutdown()
-    return joints2d, valid, presence
+    return [(f.joints2d, f.valid, f.presence) for f in followers]
 
 
 def _speculate(nets: PoseNets, frames: list[np.ndarray], roi: bp.Roi, helper: ThreadPoolExecutor | None

@@ -1,8 +1,13 @@
-"""Person tracks from sparse detections, and the choice of whom to follow.
+"""Person tracks from sparse detections: everyone in view, each with one number, ranked by prominence.
 
-The capture first runs the detector on a few frames per second over the whole clip (cheap), links the
-detections into tracks, and picks the most prominent track: the person seen longest and largest, so a
-passer-by crossing in front cannot steal the capture. The landmark pass then follows that track.
+The capture first runs the detector on a few frames per second over the whole clip (cheap) and links the
+detections into tracks: frame to frame by where each track is expected (motion), a detection of a very
+different size never continuing a track (a box around two people, or around the scenery, is not the
+person). Fragments of one person are then joined (`_merge_fragments`): after a short gap where the motion
+allows it, after a fast move (a flip, a jump) where a body could have got there, and after any gap where the
+colours of the clothes match (`appearance`: someone who left the frame and came back). The tracks are ranked
+by prominence (seen longest and largest, so a passer-by crossing in front does not come first); the capture
+then chooses whom to keep (`--person auto`: the first; `all`; a list of numbers).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .appearance import mean_descriptor, similarity
 from .blazepose import Detection
 
 LINK_DIST = 0.5  # a detection continues a track when its hip centre is this close (in body radii) ...
@@ -22,6 +28,14 @@ START_SCORE = 0.7
 PASSER_EDGE = 0.2  # first and last sighting within this fraction of the width from a side ...
 PASSER_TRAVEL = 0.5  # ... and this much of the width travelled: a passer-by
 PASSER_WEIGHT = 0.25  # weaker detections may continue a track but not start one
+SIZE_RATIO = 1.5  # a detection this many times larger or smaller than the track's recent body radius is not it
+FAST_SPEED = 4.0  # body radii per second a body may travel in a fast move (a flip: about 2 radii in 0.4 s) ...
+FAST_WINDOW_S = 1.0  # ... over a gap of at most this long between two fragments
+REID_SIMILARITY = 0.93  # fragments this alike in colour (Bhattacharyya, `appearance`) are one person ...
+REID_MARGIN = 0.05  # ... when no other candidate comes this close
+CERTAIN_SCORE = 0.8  # tracks whose median detection score is lower rank after every other: boxes around
+# scenery or around two people at once score 0.5-0.8, people 0.9 and more
+MIN_SIGHTINGS = 3  # `--person all` keeps the certain tracks seen on at least this many scanned frames
 
 
 @dataclass
@@ -105,7 +119,7 @@ class TrackBuilder:
             limit = (LINK_DIST + LINK_DIST_PER_S * (frame - t.last) / fps) * radius
             for di, d in enumerate(dets):
                 dist = float(np.hypot(*(d.keypoints[0] - hip)))
-                if dist <= limit:
+                if dist <= limit and _similar_size(d.radius, radius):
                     pairs.append((dist / radius, ti, di))
         used_t, used_d = set(), set()
         for _, ti, di in sorted(pairs):
@@ -145,27 +159,65 @@ def _extrapolate(t: Track, frame: int) -> tuple[np.ndarray, float]:
     return last + v * dt, radius
 
 
+def _similar_size(r: float, reference: float) -> bool:
+    return reference / SIZE_RATIO <= r <= reference * SIZE_RATIO
+
+
 def _merge_fragments(tracks: list[Track], max_gap: int) -> list[Track]:
-    """Join a track that ends to one that starts soon after where it left off (a short occlusion)."""
+    """Join fragments of one person: a track B that starts after a track A ends continues A when
+
+    - the gap is short (up to twice the linking gap) and B starts near where A left off (a short occlusion);
+    - the gap is under FAST_WINDOW_S and A's motion, extrapolated, reaches B at FAST_SPEED (a flip, a jump);
+    - or, after any gap, A and B look alike (`appearance`, REID_SIMILARITY) and nothing else looks as alike
+      (someone who left the frame and came back).
+    Bodies of very different sizes are never joined. The best pair (motion first, then colour) is joined
+    first, and again until no pair is left, so that chains of fragments become one track.
+    """
     tracks = sorted(tracks, key=lambda t: t.first)
-    merged: list[Track] = []
-    for t in tracks:
+    fps = tracks[0].fps_hint if tracks else 30.0
+    looks = [mean_descriptor([d.appearance for d in t.detections]) for t in tracks]
+    while True:
         best = None
-        for m in merged:
-            gap = t.first - m.last
-            if 0 < gap <= 2 * max_gap:
-                a, b = m.detections[-1], t.detections[0]
-                dist = np.hypot(*(a.keypoints[0] - b.keypoints[0]))
-                radius = float(np.median([d.radius for d in m.detections[-5:]]))
-                limit = (LINK_DIST + LINK_DIST_PER_S * gap / max_gap * MAX_GAP_S) * radius
-                if dist < limit and (best is None or m.last > best.last):
-                    best = m
-        if best is not None:
-            best.frames += t.frames
-            best.detections += t.detections
-        else:
-            merged.append(t)
-    return merged
+        for a, ta in enumerate(tracks):
+            radius = float(np.median([d.radius for d in ta.detections[-5:]]))
+            for b, tb in enumerate(tracks):
+                gap = tb.first - ta.last
+                if gap <= 0 or not _similar_size(float(np.median([d.radius for d in tb.detections[:5]])), radius):
+                    continue
+                start = tb.detections[0].keypoints[0]
+                near = float(np.hypot(*(ta.detections[-1].keypoints[0] - start)))
+                ahead = float(np.hypot(*(_extrapolate(ta, tb.first)[0] - start)))
+                cost = None
+                if gap <= 2 * max_gap and near < (LINK_DIST + LINK_DIST_PER_S * gap / fps) * radius:
+                    cost = near / radius
+                elif gap <= FAST_WINDOW_S * fps and ahead < (LINK_DIST + FAST_SPEED * gap / fps) * radius:
+                    cost = 1.0 + ahead / radius
+                else:
+                    alike = similarity(looks[a], looks[b])
+                    if alike is not None and alike >= REID_SIMILARITY and _clear_match(alike, a, b, looks, tracks):
+                        cost = 10.0 + (1.0 - alike)
+                if cost is not None and (best is None or cost < best[0]):
+                    best = (cost, a, b)
+        if best is None:
+            return tracks
+        _, a, b = best
+        tracks[a].frames += tracks[b].frames
+        tracks[a].detections += tracks[b].detections
+        looks[a] = mean_descriptor([d.appearance for d in tracks[a].detections])
+        del tracks[b], looks[b]
+
+
+def _clear_match(alike: float, a: int, b: int, looks: list, tracks: list[Track]) -> bool:
+    """Whether fragment b looks like a clearly more than like any other track it could continue, and a like b
+    more than like any other track that could continue it (no overlap in time)."""
+    for c, tc in enumerate(tracks):
+        if c in (a, b):
+            continue
+        if tc.last < tracks[b].first or tc.first > tracks[a].last:
+            other = similarity(looks[c], looks[b] if tc.last < tracks[b].first else looks[a])
+            if other is not None and other > alike - REID_MARGIN:
+                return False
+    return True
 
 
 def is_passer_by(t: Track, width: float) -> bool:
@@ -179,8 +231,31 @@ def rank_tracks(tracks: list[Track], image_width: float, image_height: float) ->
     """Tracks ordered by prominence, most prominent first: person 0 is the one `--person auto` follows.
 
     Someone crossing the frame from side to side counts for a quarter: the subject of a capture stays.
+    Tracks of uncertain detections (median score under CERTAIN_SCORE) come after all the others.
     """
     def score(t: Track) -> float:
         return t.prominence(image_height) * (PASSER_WEIGHT if is_passer_by(t, image_width) else 1.0)
 
-    return sorted(tracks, key=lambda t: -score(t))
+    return sorted(tracks, key=lambda t: (not is_certain(t), -score(t)))
+
+
+def is_certain(t: Track) -> bool:
+    return float(np.median([d.score for d in t.detections])) >= CERTAIN_SCORE
+
+
+def choose_people(tracks: list[Track], person: int | str | list[int] | None) -> list[int]:
+    """The ranked track numbers to capture. person: None (auto: the most prominent), N, [N, M...] or "all"
+    (every certain track seen on MIN_SIGHTINGS scanned frames or more; the most prominent at least).
+    BadInput for a number no track has."""
+    from ..errors import BadInput
+
+    if not tracks:
+        raise BadInput("no person found in the video")
+    if person == "all":
+        chosen = [k for k, t in enumerate(tracks) if is_certain(t) and len(t.frames) >= MIN_SIGHTINGS]
+        return chosen or [0]
+    wanted = [0] if person is None else [person] if isinstance(person, int) else list(person)
+    for n in wanted:
+        if not 0 <= n < len(tracks):
+            raise BadInput(f"--person {n}: only {len(tracks)} person track(s) found (0..{len(tracks) - 1})")
+    return list(dict.fromkeys(wanted))
