@@ -26,17 +26,31 @@ def frame_range(fps: float, frame_count: int, start: float | None, end: float | 
     return first, min(stop, frame_count)
 
 
-def run_capture(video: str, out: str, device: str = "auto", person: int | None = None,
+def person_paths(path: str | None, numbers: list[int] | None) -> dict[int, str | None]:
+    """Where each person's output goes: the path itself for one person (numbers None: `--person auto` or N),
+    else STEM_pN.SUFFIX beside it, one per person."""
+    if numbers is None:
+        return {-1: path}
+    if path is None:
+        return {n: None for n in numbers}
+    p = Path(path)
+    return {n: str(p.with_name(f"{p.stem}_p{n}{p.suffix}")) for n in numbers}
+
+
+def run_capture(video: str, out: str, device: str = "auto", person: int | str | list[int] | None = None,
                 start: float | None = None, end: float | None = None, overlay: str | None = None,
                 bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
                 backend: str = "auto", models_dir: str | None = None,
                 progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True,
-                fps: float | None = None) -> dict:
-    """Capture a take from `video` and write it to `out`. Returns the take dict.
+                fps: float | None = None) -> list[dict]:
+    """Capture takes from `video` and write them. Returns the take dicts, one per person.
 
+    person: None (auto: the most prominent person) or N: one take, written to `out` (and `bvh`, `vmd`);
+    "all" or a list of numbers: one take per person, each written beside `out` as STEM_pN.npz (and
+    STEM_pN.bvh, STEM_pN.vmd), all in one world frame; the overlay (one video) shows everyone.
     fix_swaps: undo the detector's left/right swaps (`detector.swaps`) before the 2D is kept and lifted; the
     take's `swapped` records the frames changed (all 0 when False). The overlay, when asked for, is drawn
-    afterwards from the take's 2D in a pass of its own over the frames.
+    afterwards from the takes' 2D in a pass of its own over the frames.
     fps: the video's frame rate, overriding what the file says (`video.probe`).
 
     Every output path is checked before the video is opened (BadInput, nothing written), and the outputs are
@@ -49,7 +63,15 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
         raise BadInput(f"rig not found: {rig}")
     if not lift and (bvh or vmd):
         raise BadInput("--bvh and --vmd need the 3D lift; drop --no-lift")
-    outputs = {"take": out, "overlay": overlay, "BVH": bvh, "VMD": vmd}
+    several = person == "all" or isinstance(person, list)
+    # the names known now are checked now; with "all", the folder (through `out`) and each name at the end
+    known = list(person) if isinstance(person, list) else None
+    outputs: dict[str, str | None] = {"overlay": overlay}
+    for what, path in (("take", out), ("BVH", bvh), ("VMD", vmd)):
+        if several and known is not None:
+            outputs.update({f"{what} of person {n}": p for n, p in person_paths(path, known).items()})
+        else:
+            outputs[what] = path
     named = [(what, Path(p)) for what, p in outputs.items() if p]
     for what, p in named:
         check_output(p, what)
@@ -67,12 +89,12 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     first, stop = frame_range(info.fps, info.frame_count, start, end)
     paths = ensure_models(models_dir, progress=progress)
     with staged_outputs():
-        return _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps,
-                        info, first, stop, paths)
+        return _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backend, progress, lift,
+                        fix_swaps, info, first, stop, paths)
 
 
-def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps, info, first,
-             stop, paths) -> dict:
+def _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps,
+             info, first, stop, paths) -> list[dict]:
     from .detector.backends import PoseNets
     from .detector.capture2d import capture_2d
     from .detector.swaps import exchange_sides, undo_swaps
@@ -83,54 +105,86 @@ def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progre
                   f"frames {first}..{stop - 1}; networks: {nets.name}")
 
     writer = OverlayWriter(overlay, info.fps, (info.width, info.height)) if overlay else None  # fails early
+    takes = []
     try:
         cap = capture_2d(nets, info, first, stop, person, progress=progress, warn=progress.warning)
-        # the detector's left/right swaps undone before anything looks at the 2D: the take, the overlay and
-        # the lift all see the corrected assignment
-        if fix_swaps:
-            joints2d, swapped = undo_swaps(cap.joints2d, cap.valid)
-            presence = exchange_sides(cap.presence, swapped)
-        else:
-            joints2d, swapped, presence = cap.joints2d, np.zeros(len(cap.valid), np.uint8), cap.presence
-        if swapped.any():
-            progress.info(f"left/right swaps of the 2D undone in {int(np.count_nonzero(swapped))} frame(s)")
+        numbers = [p.number for p in cap.people]
+        for p in cap.people:
+            # the detector's left/right swaps undone before anything looks at the 2D: the take, the overlay
+            # and the lift all see the corrected assignment
+            if fix_swaps:
+                joints2d, swapped = undo_swaps(p.joints2d, p.valid)
+                presence = exchange_sides(p.presence, swapped)
+            else:
+                joints2d, swapped, presence = p.joints2d, np.zeros(len(p.valid), np.uint8), p.presence
+            if swapped.any():
+                progress.info(f"person {p.number}: left/right swaps of the 2D undone in "
+                              f"{int(np.count_nonzero(swapped))} frame(s)")
+            takes.append({
+                "fps": np.float64(info.fps),
+                "image_size": np.array([info.width, info.height], np.int32),
+                "joints2d": joints2d,
+                "valid": p.valid,
+                "keypoint_presence": presence,
+                "swapped": swapped,
+                "first_frame": np.int32(cap.first_frame),
+                "person": np.int32(p.number),
+                "people": np.array(numbers, np.int32) if several else None,  # None: not written
+                "source_video": np.str_(Path(video).name),
+            })
+            progress.info(f"person {p.number} of {len(cap.tracks)} track(s); "
+                          f"seen in {int(p.valid.sum())}/{len(p.valid)} frames")
         if writer is not None:
-            draw_take_frames(writer, info, cap.first_frame, joints2d, cap.valid, swapped, progress=progress,
-                             warn=progress.warning)
+            draw_take_frames(writer, info, cap.first_frame, [t["joints2d"] for t in takes],
+                             [t["valid"] for t in takes], [t["swapped"] for t in takes], numbers=numbers,
+                             progress=progress, warn=progress.warning)
     except BaseException:
         if writer is not None:
             writer.close(keep=False)
         raise
     if writer is not None:
         writer.close()
-    take = {
-        "fps": np.float64(info.fps),
-        "image_size": np.array([info.width, info.height], np.int32),
-        "joints2d": joints2d,
-        "valid": cap.valid,
-        "keypoint_presence": presence,
-        "swapped": swapped,
-        "first_frame": np.int32(cap.first_frame),
-        "person": np.int32(cap.person),
-        "source_video": np.str_(Path(video).name),
-    }
-    progress.info(f"person {cap.person} of {len(cap.tracks)} track(s); "
-                  f"seen in {int(cap.valid.sum())}/{len(cap.valid)} frames")
     if lift:
-        from .motion.take3d import complete_take
+        lift_takes(takes, progress)
+    if not several:
+        numbers = None
+    outs, bvhs, vmds = (person_paths(x, numbers) for x in (out, bvh, vmd))
+    for take, target, bvh_target, vmd_target in zip(takes, outs.values(), bvhs.values(), vmds.values()):
+        if several:  # the names of `--person all` are known only now
+            for what, p in (("take", target), ("BVH", bvh_target), ("VMD", vmd_target)):
+                if p:
+                    check_output(p, what)
+        if bvh_target:
+            from .formats.bvh import write_bvh
 
-        progress("lift", 0, 1)
-        take.update(complete_take(joints2d, cap.valid, (info.width, info.height), info.fps))
-        progress("lift", 1, 1)
-    if bvh:
-        from .formats.bvh import write_bvh
+            write_bvh(bvh_target, take["joint_names"], take["parents"], take["rest_offsets"], take["rotations"],
+                      take["joints3d"][:, 0], info.fps)
+        if vmd_target:
+            from .rig.retarget import write_take_vmd
 
-        write_bvh(bvh, take["joint_names"], take["parents"], take["rest_offsets"], take["rotations"],
-                  take["joints3d"][:, 0], info.fps)
-    if vmd:
-        from .rig.retarget import write_take_vmd
+            for warning in write_take_vmd(take, rig, vmd_target):
+                progress.warning(warning)
+        write_take(target, take)
+    return takes
 
-        for warning in write_take_vmd(take, rig, vmd):
-            progress.warning(warning)
-    write_take(out, take)
-    return take
+
+def lift_takes(takes: list[dict], progress: Progress | None = None) -> None:
+    """Add the 3D fields to 2D takes of one video (one camera), in place: everyone in one world frame, placed
+    from the first take's person (`motion.take3d.complete_takes`)."""
+    from .motion.take3d import complete_takes
+
+    progress = progress or Progress("none")
+    ref = takes[0]
+    for t in takes[1:]:
+        if (len(t["valid"]) != len(ref["valid"]) or float(t["fps"]) != float(ref["fps"])
+                or tuple(t["image_size"]) != tuple(ref["image_size"])):
+            raise BadInput("takes lifted together must come from one video: the same frames, frame rate and size")
+    lifted = [t for t in takes if np.asarray(t["valid"]).any()]
+    if not lifted:
+        raise BadInput("no frame with a detected person: nothing to lift")
+    size = tuple(int(x) for x in ref["image_size"])
+    progress("lift", 0, 1)
+    for t, fields in zip(lifted, complete_takes([(t["joints2d"], t["valid"]) for t in lifted], size,
+                                                float(ref["fps"]))):
+        t.update(fields)
+    progress("lift", 1, 1)

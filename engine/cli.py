@@ -1,4 +1,4 @@
-"""The engine's command line: `python -m engine capture|models|bench|lifter ...`.
+"""The engine's command line: `python -m engine capture|lift|models|bench|lifter ...`.
 
 Exit codes: 0 success, 2 bad input (the user can fix it), 1 internal error or missing models, 130 interrupted
 (SIGINT, Ctrl-C), 143 terminated (SIGTERM, what the add-on's Esc sends). An interrupted capture leaves no
@@ -81,16 +81,20 @@ def native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
         sys.stderr = old
 
 
-def _person(value: str) -> int | None:
+def _person(value: str) -> int | str | list[int] | None:
     if value == "auto":
         return None
+    if value == "all":
+        return "all"
     try:
-        n = int(value)
+        numbers = [int(v) for v in value.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError("use auto or a track number (0 = most prominent)") from None
-    if n < 0:
+        raise argparse.ArgumentTypeError("use auto, all, a track number or numbers like 0,2 "
+                                         "(0 = most prominent)") from None
+    if any(n < 0 for n in numbers):
         raise argparse.ArgumentTypeError("track numbers start at 0")
-    return n
+    numbers = list(dict.fromkeys(numbers))
+    return numbers[0] if len(numbers) == 1 else numbers
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,9 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", default="auto", choices=["auto", "torch", "litert", "onnx"],
                    help="network runtime; auto, on the CPU: the detector on LiteRT and the landmarks on ONNX "
                         "Runtime where installed, else torch (default auto)")
-    c.add_argument("--person", type=_person, default=None, metavar="auto|N",
-                   help="whom to follow: auto = the most prominent person over the clip, N = track N "
-                        "(tracks are numbered by prominence; the log lists them)")
+    c.add_argument("--person", type=_person, default=None, metavar="auto|all|N|N,M",
+                   help="whom to capture: auto = the most prominent person over the clip, N = track N "
+                        "(tracks are numbered by prominence; the log lists them); all = everyone, N,M = "
+                        "those people: one take each, OUTPUT's name with _pN (TAKE_p0.npz ...), in one "
+                        "world frame, with --bvh/--vmd likewise")
     c.add_argument("--start", type=float, default=None, metavar="SECONDS", help="start time in seconds")
     c.add_argument("--end", type=float, default=None, metavar="SECONDS", help="end time in seconds")
     c.add_argument("--fps", type=float, default=None, metavar="RATE",
@@ -135,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--models-dir", default=None, help="model cache (default: $MONOCAP_MODELS_DIR or the user cache)")
     c.add_argument("--progress", default="text", choices=["text", "jsonl", "none"],
                    help="progress on stderr as text, or JSON lines on stdout (the add-on's protocol)")
+
+    lt = sub.add_parser("lift", help="lift 2D takes to 3D again (after the 2D was edited)",
+                        description="Lift the 2D of TAKE (written by capture, with or without --no-lift) to 3D "
+                                    "as capture does, without the video. Several takes of one video are lifted "
+                                    "in one world frame; then -o is a folder and each keeps its file name.")
+    lt.add_argument("takes", nargs="+", metavar="TAKE.npz", help="2D take(s) of one video")
+    lt.add_argument("-o", "--output", required=True, help="the 3D take to write (a folder for several takes)")
+    lt.add_argument("--progress", default="text", choices=["text", "jsonl", "none"],
+                    help="progress on stderr as text, or JSON lines on stdout")
 
     m = sub.add_parser("models", help="manage model files")
     msub = m.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
@@ -158,16 +173,22 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(getattr(args, "progress", "text"))
     try:
         if args.command == "capture":
-            from .capture import run_capture
+            from .capture import person_paths, run_capture
 
             with interruptible() as finished, native_stderr_silenced(not args.debug):
                 try:
-                    run_capture(args.video, args.output, device=args.device, person=args.person,
-                                start=args.start, end=args.end, overlay=args.overlay, bvh=args.bvh, vmd=args.vmd,
-                                rig=args.rig, backend=args.backend, models_dir=args.models_dir,
-                                progress=progress, lift=not args.no_lift, fps=args.fps)
+                    takes = run_capture(args.video, args.output, device=args.device, person=args.person,
+                                        start=args.start, end=args.end, overlay=args.overlay, bvh=args.bvh,
+                                        vmd=args.vmd, rig=args.rig, backend=args.backend, models_dir=args.models_dir,
+                                        progress=progress, lift=not args.no_lift, fps=args.fps)
                     finished.append(0)
-                    progress.result(args.output)
+                    if "people" in takes[0]:  # one take per person: each named, the first is the result
+                        paths = list(person_paths(args.output, [int(t["person"]) for t in takes]).values())
+                        for path in paths[1:]:
+                            progress.info(f"wrote {path}")
+                        progress.result(paths[0])
+                    else:
+                        progress.result(args.output)
                     return 0
                 except KeyboardInterrupt as exc:  # reported here, while our stderr is still the user's
                     signum = getattr(exc, "signum", signal.SIGINT)
@@ -175,6 +196,15 @@ def main(argv: list[str] | None = None) -> int:
                     return 128 + signum
                 except BaseException as exc:
                     return _report(exc, args, progress)
+        if args.command == "lift":
+            from .lift import run_lift
+
+            with interruptible() as finished:
+                for path in run_lift(args.takes, args.output, progress):
+                    progress.info(f"wrote {path}")
+                finished.append(0)
+                progress.result(args.output)
+            return 0
         if args.command == "models":
             from .models import fetch_models, models_dir
 

@@ -18,17 +18,28 @@ BONES = [
     ((0, 2), LEFT), ((0, 5), RIGHT), ((2, 7), LEFT), ((5, 8), RIGHT), ((9, 10), CENTRE),
 ]
 MIN_VISIBILITY = 0.3
+# one colour per person number (BGR), for the joints and the number tag; bones keep the left/right colours
+PERSON_COLOURS = [(40, 220, 40), (220, 60, 220), (40, 220, 230), (60, 60, 235), (230, 200, 60), (150, 90, 255),
+                  (0, 160, 255), (200, 200, 120)]
 
 
-def draw_skeleton(frame: np.ndarray, points: np.ndarray | None, label: str = "") -> np.ndarray:
-    """Draw on a BGR frame in place. points: (>=33, >=4) x, y, z, visibility in pixels; None = not found."""
+def person_colour(number: int) -> tuple[int, int, int]:
+    return PERSON_COLOURS[number % len(PERSON_COLOURS)]
+
+
+def draw_skeleton(frame: np.ndarray, points: np.ndarray | None, label: str = "", number: int | None = None
+                  ) -> np.ndarray:
+    """Draw on a BGR frame in place. points: (>=33, >=4) x, y, z, visibility in pixels; None = not found.
+    number: the person's number, written above the head in the person's colour (`person_colour`)."""
     import cv2
 
     scale = max(frame.shape[:2]) / 1000.0
     thick = max(1, int(round(3 * scale)))
+    joint_colour = (40, 220, 40) if number is None else person_colour(number)
     if points is None:
-        cv2.putText(frame, "no person", (int(20 * scale), int(50 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                    1.2 * scale, (0, 0, 255), thick, cv2.LINE_AA)
+        if number is None:
+            cv2.putText(frame, "no person", (int(20 * scale), int(50 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                        1.2 * scale, (0, 0, 255), thick, cv2.LINE_AA)
     else:
         xy = np.round(points[:33, :2]).astype(int)
         vis = points[:33, 3]
@@ -37,10 +48,13 @@ def draw_skeleton(frame: np.ndarray, points: np.ndarray | None, label: str = "")
                 cv2.line(frame, tuple(xy[a]), tuple(xy[b]), colour, thick, cv2.LINE_AA)
         for k in range(33):
             if vis[k] >= MIN_VISIBILITY:
-                cv2.circle(frame, tuple(xy[k]), thick + 1, (40, 220, 40), -1, cv2.LINE_AA)
+                cv2.circle(frame, tuple(xy[k]), thick + 1, joint_colour, -1, cv2.LINE_AA)
+        if number is not None:
+            top = xy[np.argmin(xy[:, 1])]
+            cv2.putText(frame, str(number), (int(top[0] - 12 * scale), int(top[1] - 25 * scale)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 1.4 * scale, joint_colour, thick + 1, cv2.LINE_AA)
     if label:
-        cv2.putText(frame, label, (int(20 * scale), frame.shape[0] - int(20 * scale)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 255, 255), max(1, thick // 2), cv2.LINE_AA)
+        _label(frame, label)
     return frame
 
 
@@ -54,30 +68,46 @@ def swap_label(flags: int) -> str:
     return "left/right corrected: " + ", ".join(parts) if parts else ""
 
 
-def draw_take_frames(writer, info, first: int, joints2d: np.ndarray, valid: np.ndarray,
-                     swapped: np.ndarray | None = None,
+def draw_take_frames(writer, info, first: int, joints2d: list[np.ndarray], valid: list[np.ndarray],
+                     swapped: list[np.ndarray] | None = None, numbers: list[int] | None = None,
                      progress: Callable[[str, int, int], None] | None = None,
                      warn: Callable[[str], None] | None = None) -> None:
-    """Write the video frames first..first+T-1 to `writer` with the take's 2D drawn on them: the assignment
-    the 3D was lifted from, left/right corrections included.
+    """Write the video frames first..first+T-1 to `writer` with every person's 2D drawn on them: the
+    assignment the 3D was lifted from, left/right corrections included, each person's number in their colour.
 
-    writer: `video.OverlayWriter`; info: `video.VideoInfo`; joints2d: (T, 33, 3) pixels and confidence;
-    valid: (T,) bool; swapped: (T,) uint8 flags (`detector.swaps`), named under the frame number where set.
+    writer: `video.OverlayWriter`; info: `video.VideoInfo`; per person: joints2d (T, 33, 3) pixels and
+    confidence, valid (T,) bool, swapped (T,) uint8 flags (`detector.swaps`, named under the frame number
+    where set); numbers: the people's numbers (default 0, 1, ...).
     """
     from .video import iter_frames
 
-    T = joints2d.shape[0]
+    T = joints2d[0].shape[0]
+    numbers = list(range(len(joints2d))) if numbers is None else numbers
     for i, frame in iter_frames(info, first, first + T, on_warning=warn):
         k = i - first
         if frame is None:
             continue
-        points = None
-        if valid[k]:  # draw_skeleton's layout: x, y, z, visibility
-            points = np.zeros((33, 4), np.float32)
-            points[:, :2], points[:, 3] = joints2d[k, :, :2], joints2d[k, :, 2]
         label = f"frame {i}"
-        if swapped is not None and swapped[k]:
-            label += "  " + swap_label(int(swapped[k]))
-        writer.write(draw_skeleton(frame, points, label))
+        for p, number in enumerate(numbers):
+            if valid[p][k]:  # draw_skeleton's layout: x, y, z, visibility
+                points = np.zeros((33, 4), np.float32)
+                points[:, :2], points[:, 3] = joints2d[p][k, :, :2], joints2d[p][k, :, 2]
+                draw_skeleton(frame, points, number=number)
+            if swapped is not None and swapped[p][k]:
+                label += f"  {number}: " + swap_label(int(swapped[p][k]))
+        if not any(v[k] for v in valid):
+            draw_skeleton(frame, None)
+        writer.write(_label(frame, label))
         if progress:
             progress("overlay", k + 1, T)
+
+
+def _label(frame: np.ndarray, label: str) -> np.ndarray:
+    """The frame's caption at the bottom left."""
+    import cv2
+
+    scale = max(frame.shape[:2]) / 1000.0
+    thick = max(1, int(round(3 * scale)))
+    cv2.putText(frame, label, (int(20 * scale), frame.shape[0] - int(20 * scale)),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 255, 255), max(1, thick // 2), cv2.LINE_AA)
+    return frame

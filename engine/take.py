@@ -8,6 +8,10 @@ Since 1.1: swapped (T,) uint8, the left/right corrections made to the detector's
 (eyes, ears, mouth, shoulders, hips) had their left and right keypoints exchanged in that frame; 7 is a
 whole-body swap, 0 untouched. joints2d holds the corrected assignment. Takes written before 1.1 lack it
 (no correction was made then).
+Since 1.2: people (P,) int32, in the takes of a capture of several people (`--person all` or N,M; one take
+file per person, STEM_pN.npz): the numbers of everyone captured together. Those takes share one world
+frame (one camera, one floor; the origin under the first person's first valid frame), so their root
+trajectories keep the people's spacing. `person` is the take's own number (tracks ranked by prominence).
 
 Minor versions add fields; a reader reads every 1.x take, and one that needs a newer field checks for it.
 """
@@ -24,7 +28,7 @@ import numpy as np
 from .errors import BadInput, FormatError
 from .fileio import atomic_write_bytes
 
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 _MAJOR = FORMAT_VERSION.split(".")[0]
 REQUIRED_2D = ("fps", "image_size", "joints2d", "valid")
 
@@ -53,6 +57,7 @@ _FIELDS: dict[str, tuple[str, tuple]] = {
     "swapped": ("biu", ("T",)),
     "first_frame": ("iu", ()),
     "person": ("iu", ()),
+    "people": ("iu", (None,)),
     "source_video": ("U", ()),
     "parents": ("iu", ("J",)),
     "rest_offsets": ("f", ("J", 3)),

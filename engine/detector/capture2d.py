@@ -29,7 +29,7 @@ from ..video import VideoInfo, iter_frames
 from . import blazepose as bp
 from .appearance import describe
 from .backends import PoseNets
-from .tracking import Track, TrackBuilder, build_tracks, choose_people, rank_tracks
+from .tracking import Track, TrackBuilder, build_tracks, choose_people, rank_tracks, similar_size
 
 SCANS_PER_SECOND = 8.0
 LANDMARK_BATCH = 4  # frames cropped with one speculative ROI and run as one batch
@@ -499,6 +499,9 @@ def capture_2d(nets: PoseNets, info: VideoInfo, start: int = 0, end: int | None 
         people = seen or people[:1]
     if not any(p.valid.any() for p in people):
         raise BadInput("no person found in the video")
+    lost = [p.number for p in people if not p.valid.any()]
+    if lost:
+        raise BadInput(f"person {lost[0]}: the detector saw someone there, but no pose was found in any frame")
     return Capture2D(people, start, tracks)
 
 
@@ -706,12 +709,14 @@ def _jumped(points: np.ndarray, det: bp.Detection | None, last: tuple[int, np.nd
 
 
 def _stolen(points: np.ndarray, det: bp.Detection | None, tracks: list[Track], ours: Track, i: int) -> bool:
-    """Whether the landmarks sit on another person's detection rather than on the followed track's."""
+    """Whether the landmarks sit on another person's detection rather than on the followed track's. A detection
+    of a very different size (a box around the scenery or two people) is nobody's body."""
     if det is not None and _same_person(points, det):
         return False
+    radius = bp.roi_from_landmarks(points).size / bp.ROI_SCALE / 2
     for t in tracks:
         other = t.detection_at(i) if t is not ours else None
-        if other is not None and _same_person(points, other):
+        if other is not None and _same_person(points, other) and similar_size(other.radius, radius):
             return True
     return False
 

@@ -119,7 +119,7 @@ class TrackBuilder:
             limit = (LINK_DIST + LINK_DIST_PER_S * (frame - t.last) / fps) * radius
             for di, d in enumerate(dets):
                 dist = float(np.hypot(*(d.keypoints[0] - hip)))
-                if dist <= limit and _similar_size(d.radius, radius):
+                if dist <= limit and similar_size(d.radius, radius):
                     pairs.append((dist / radius, ti, di))
         used_t, used_d = set(), set()
         for _, ti, di in sorted(pairs):
@@ -159,7 +159,7 @@ def _extrapolate(t: Track, frame: int) -> tuple[np.ndarray, float]:
     return last + v * dt, radius
 
 
-def _similar_size(r: float, reference: float) -> bool:
+def similar_size(r: float, reference: float) -> bool:
     return reference / SIZE_RATIO <= r <= reference * SIZE_RATIO
 
 
@@ -182,7 +182,7 @@ def _merge_fragments(tracks: list[Track], max_gap: int) -> list[Track]:
             radius = float(np.median([d.radius for d in ta.detections[-5:]]))
             for b, tb in enumerate(tracks):
                 gap = tb.first - ta.last
-                if gap <= 0 or not _similar_size(float(np.median([d.radius for d in tb.detections[:5]])), radius):
+                if gap <= 0 or not similar_size(float(np.median([d.radius for d in tb.detections[:5]])), radius):
                     continue
                 start = tb.detections[0].keypoints[0]
                 near = float(np.hypot(*(ta.detections[-1].keypoints[0] - start)))

@@ -63,22 +63,34 @@ def camera_to_world(joints_cam: np.ndarray, valid: np.ndarray, up_cam: np.ndarra
     """Camera-space joints (T, 27, 3) -> world_yup: half turn about X, camera tilt removed, floor at y = 0,
     first valid Root at x = z = 0. valid: (T,) bool (at least one True); up_cam: (T, 3) the lifter's
     estimate of the world's up direction in camera space, or None (then the mean torso is taken as up)."""
+    return cameras_to_world([joints_cam], [valid], None if up_cam is None else [up_cam])[0]
+
+
+def cameras_to_world(joints_cam: list[np.ndarray], valid: list[np.ndarray],
+                     up_cam: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """`camera_to_world` for several people seen by one camera: one transform for all of them, so that they
+    keep their places relative to each other. The camera's tilt and the floor come from everyone's valid
+    frames together (one ground plane); the first person's first valid Root is put at x = z = 0.
+    joints_cam: per person (T, 27, 3); valid: per person (T,) bool (the first with at least one True);
+    up_cam: per person (T, 3) or None."""
     flip = np.array([1.0, -1.0, -1.0])
-    w = joints_cam * flip
+    w = [j * flip for j in joints_cam]
     if up_cam is not None:
         # the camera's pitch and roll from the lifter's up direction, averaged over the clip (a still camera)
-        u = (up_cam[valid] * flip).mean(0)
+        u = np.concatenate([u_[v] * flip for u_, v in zip(up_cam, valid)]).mean(0)
         u /= max(float(np.linalg.norm(u)), 1e-9)
-        w = w @ _rotation_onto(u, np.array([0.0, 1.0, 0.0])).T
+        turn = _rotation_onto(u, np.array([0.0, 1.0, 0.0]))
+        w = [x @ turn.T for x in w]
     else:
-        torso = w[valid][:, sk.INDEX["Neck"]] - w[valid][:, sk.INDEX["Hips"]]
+        torso = np.concatenate([x[v][:, sk.INDEX["Neck"]] - x[v][:, sk.INDEX["Hips"]] for x, v in zip(w, valid)])
         u = (torso / np.maximum(np.linalg.norm(torso, axis=-1, keepdims=True), 1e-9)).mean(0)
         pitch = np.clip(np.arctan2(-u[2], u[1]), -np.radians(35), np.radians(35))
-        w = w @ _rot_x(pitch).T
+        w = [x @ _rot_x(pitch).T for x in w]
     # then the floor: the lowest foot point of each frame lies on it; when those points spread in depth
     # (walking towards or away from the camera) a line fit of height over depth gives the remaining pitch
-    lowest = np.argmin(w[valid][:, sk.CONTACT_JOINTS, 1], axis=1)
-    ground = w[valid][:, sk.CONTACT_JOINTS][np.arange(lowest.size), lowest]  # (N, 3)
+    feet = np.concatenate([x[v][:, sk.CONTACT_JOINTS] for x, v in zip(w, valid)])
+    lowest = np.argmin(feet[..., 1], axis=1)
+    ground = feet[np.arange(lowest.size), lowest]  # (N, 3)
     z, y = ground[:, 2], ground[:, 1]
     weight = float(np.clip((z.std() - 0.2) / 0.5, 0.0, 1.0)) if z.size > 2 else 0.0
     if weight > 0:
@@ -88,11 +100,12 @@ def camera_to_world(joints_cam: np.ndarray, valid: np.ndarray, up_cam: np.ndarra
             keep = np.abs(y - (a * z + c)) < 0.05
             if keep.sum() < 3:
                 break
-        w = w @ _rot_x(weight * np.clip(np.arctan(a), -np.radians(20), np.radians(20))).T
-    feet = w[valid][:, sk.CONTACT_JOINTS, 1].min(1)
-    w[..., 1] -= np.percentile(feet, 5) - FLOOR_CLEARANCE
-    first = np.argmax(valid)
-    w[..., [0, 2]] -= w[first, sk.INDEX["Root"], [0, 2]]
+        w = [x @ _rot_x(weight * np.clip(np.arctan(a), -np.radians(20), np.radians(20))).T for x in w]
+    floor = np.percentile(np.concatenate([x[v][:, sk.CONTACT_JOINTS, 1].min(1) for x, v in zip(w, valid)]), 5)
+    origin = w[0][np.argmax(valid[0]), sk.INDEX["Root"], [0, 2]].copy()
+    for x in w:
+        x[..., 1] -= floor - FLOOR_CLEARANCE
+        x[..., [0, 2]] -= origin
     return w
 
 
@@ -118,23 +131,40 @@ def complete_take(joints2d: np.ndarray, valid: np.ndarray, image_size: tuple[int
     world_yup with the root trajectory, rotations (T, 27, 4) float32 w, x, y, z, contacts (T, 4) bool
     (left heel, left toe, right heel, right toe).
     """
+    return complete_takes([(joints2d, valid)], image_size, fps, weights)[0]
+
+
+def complete_takes(people: list[tuple[np.ndarray, np.ndarray]], image_size: tuple[int, int], fps: float,
+                   weights=None) -> list[dict]:
+    """`complete_take` for several people seen by one camera, in one world frame (`cameras_to_world`): each
+    lifted on their own, placed together. people: (joints2d (T, 33, 3), valid (T,)) per person, the same T;
+    the first must have a valid frame (the world's origin is under them)."""
     from ..lifter import data as D
 
-    joints2d = np.asarray(joints2d, dtype=np.float32)
-    valid = np.asarray(valid, dtype=bool)
-    if joints2d.ndim != 3 or joints2d.shape[1:] != (33, 3) or valid.shape != joints2d.shape[:1]:
-        raise BadInput(f"joints2d must be (T, 33, 3) with valid (T,), got {joints2d.shape} and {valid.shape}")
-    if not valid.any():
-        raise BadInput("no frame with a detected person: nothing to lift")
-    if fps <= 0:
-        raise BadInput(f"frame rate must be positive, got {fps}")
-    T = joints2d.shape[0]
-    pose, root, up = _lifter(weights).lift(D.normalise_pixels(joints2d, image_size), valid)
-    cam = np.zeros((T, sk.J, 3))
-    cam[:, D.LIFTER_JOINTS] = pose + root[:, None]
-    cam[:, sk.INDEX["Root"]] = cam[:, sk.INDEX["Hips"]] - sk.REST_OFFSETS[sk.INDEX["Hips"]] * [1, -1, -1]
-    cam = D.interpolate_gaps(cam.reshape(T, -1), valid).reshape(T, sk.J, 3).astype(np.float64)
-    world = camera_to_world(cam, valid, up)
+    cams, valids, ups = [], [], []
+    for joints2d, valid in people:
+        joints2d = np.asarray(joints2d, dtype=np.float32)
+        valid = np.asarray(valid, dtype=bool)
+        if joints2d.ndim != 3 or joints2d.shape[1:] != (33, 3) or valid.shape != joints2d.shape[:1]:
+            raise BadInput(f"joints2d must be (T, 33, 3) with valid (T,), got {joints2d.shape} and {valid.shape}")
+        if not valid.any():
+            raise BadInput("no frame with a detected person: nothing to lift")
+        if fps <= 0:
+            raise BadInput(f"frame rate must be positive, got {fps}")
+        T = joints2d.shape[0]
+        pose, root, up = _lifter(weights).lift(D.normalise_pixels(joints2d, image_size), valid)
+        cam = np.zeros((T, sk.J, 3))
+        cam[:, D.LIFTER_JOINTS] = pose + root[:, None]
+        cam[:, sk.INDEX["Root"]] = cam[:, sk.INDEX["Hips"]] - sk.REST_OFFSETS[sk.INDEX["Hips"]] * [1, -1, -1]
+        cams.append(D.interpolate_gaps(cam.reshape(T, -1), valid).reshape(T, sk.J, 3).astype(np.float64))
+        valids.append(valid)
+        ups.append(up)
+    worlds = cameras_to_world(cams, valids, None if any(u is None for u in ups) else ups)
+    return [_solve(world, valid, fps) for world, valid in zip(worlds, valids)]
+
+
+def _solve(world: np.ndarray, valid: np.ndarray, fps: float) -> dict:
+    """Rotations, forward kinematics and contacts of one person's world joints (T, 27, 3)."""
     rest = subject_rest_offsets(world[valid])
     rotations, _ = solve_rotations(world, rest)
     root_pos = world[:, sk.INDEX["Hips"]] - rest[sk.INDEX["Hips"]]
