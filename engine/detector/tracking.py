@@ -28,11 +28,14 @@ START_SCORE = 0.7
 PASSER_EDGE = 0.2  # first and last sighting within this fraction of the width from a side ...
 PASSER_TRAVEL = 0.5  # ... and this much of the width travelled: a passer-by
 PASSER_WEIGHT = 0.25  # weaker detections may continue a track but not start one
+APPEARANCE_WEIGHT = 3.0  # a colour difference (1 - Bhattacharyya) weighs as much as this many body radii
+APPEARANCE_GATE = 0.15  # a detection this much more alike (Bhattacharyya) to another track's look is not this one
+APPEARANCE_MEMORY = 10  # a track's look: the mean of its last this many sightings
 SIZE_RATIO = 1.5  # a detection this many times larger or smaller than the track's recent body radius is not it
 FAST_SPEED = 4.0  # body radii per second a body may travel in a fast move (a flip: about 2 radii in 0.4 s) ...
 FAST_WINDOW_S = 1.0  # ... over a gap of at most this long between two fragments
 REID_SIMILARITY = 0.93  # fragments this alike in colour (Bhattacharyya, `appearance`) are one person ...
-REID_MARGIN = 0.05  # ... when no other candidate comes this close
+REID_MARGIN = 0.03  # ... when no other candidate comes this close
 CERTAIN_SCORE = 0.8  # tracks whose median detection score is lower rank after every other: boxes around
 # scenery or around two people at once score 0.5-0.8, people 0.9 and more
 MIN_SIGHTINGS = 3  # `--person all` keeps the certain tracks seen on at least this many scanned frames
@@ -106,6 +109,7 @@ class TrackBuilder:
         self.max_gap = max(1, int(round(MAX_GAP_S * fps)))
         self.active: list[Track] = []
         self.done: list[Track] = []
+        self.done_looks: list[np.ndarray | None] = []  # the look of each track in `done`, in order
 
     def add(self, frame: int, dets: list[Detection]) -> None:
         fps, max_gap = self.fps, self.max_gap
@@ -114,13 +118,28 @@ class TrackBuilder:
             (still if frame - t.last <= max_gap else self.done).append(t)
         active = self.active = still
         pairs = []
+        looks = [mean_descriptor([x.appearance for x in t.detections[-APPEARANCE_MEMORY:]]) for t in active]
+        alike = [[similarity(look, d.appearance) for d in dets] for look in looks]
+        # people whose tracks have ended count too: someone who comes back is not whoever is in view
+        for t in self.done[len(self.done_looks):]:
+            self.done_looks.append(mean_descriptor([x.appearance for x in t.detections[-APPEARANCE_MEMORY:]]))
+        gone = [[similarity(look, d.appearance) for d in dets] for look in self.done_looks]
         for ti, t in enumerate(active):
             hip, radius = _extrapolate(t, frame)
             limit = (LINK_DIST + LINK_DIST_PER_S * (frame - t.last) / fps) * radius
             for di, d in enumerate(dets):
                 dist = float(np.hypot(*(d.keypoints[0] - hip)))
-                if dist <= limit and similar_size(d.radius, radius):
-                    pairs.append((dist / radius, ti, di))
+                if dist > limit or not similar_size(d.radius, radius):
+                    continue
+                # where two people are close, what they wear tells them apart: the colour difference to the
+                # track's recent look adds to the distance (in body radii), and a detection that looks clearly
+                # more like another track's person does not continue this one (it is that person coming out
+                # from behind)
+                a = alike[ti][di]
+                others = [x[di] for o, x in enumerate(alike) if o != ti] + [x[di] for x in gone]
+                if a is not None and any(x is not None and x > a + APPEARANCE_GATE for x in others):
+                    continue
+                pairs.append((dist / radius + APPEARANCE_WEIGHT * (0.0 if a is None else 1.0 - a), ti, di))
         used_t, used_d = set(), set()
         for _, ti, di in sorted(pairs):
             if ti in used_t or di in used_d:
@@ -164,9 +183,10 @@ def similar_size(r: float, reference: float) -> bool:
 
 
 def _merge_fragments(tracks: list[Track], max_gap: int) -> list[Track]:
-    """Join fragments of one person: a track B that starts after a track A ends continues A when
+    """Join fragments of one person: a track B that starts after a sighting of track A, and ends before A's
+    next one (after A's end, or in a gap of A), continues A when
 
-    - the gap is short (up to twice the linking gap) and B starts near where A left off (a short occlusion);
+    - the gap is short (up to twice the linking gap) and B starts near where A was (a short occlusion);
     - the gap is under FAST_WINDOW_S and A's motion, extrapolated, reaches B at FAST_SPEED (a flip, a jump);
     - or, after any gap, A and B look alike (`appearance`, REID_SIMILARITY) and nothing else looks as alike
       (someone who left the frame and came back).
@@ -179,42 +199,72 @@ def _merge_fragments(tracks: list[Track], max_gap: int) -> list[Track]:
     while True:
         best = None
         for a, ta in enumerate(tracks):
-            radius = float(np.median([d.radius for d in ta.detections[-5:]]))
             for b, tb in enumerate(tracks):
-                gap = tb.first - ta.last
-                if gap <= 0 or not similar_size(float(np.median([d.radius for d in tb.detections[:5]])), radius):
+                i = _fits(ta, tb)
+                if i is None:
+                    continue
+                before = Track(ta.frames[:i], ta.detections[:i], ta.fps_hint)
+                radius = float(np.median([d.radius for d in before.detections[-5:]]))
+                gap = tb.first - before.last
+                if not similar_size(float(np.median([d.radius for d in tb.detections[:5]])), radius):
                     continue
                 start = tb.detections[0].keypoints[0]
-                near = float(np.hypot(*(ta.detections[-1].keypoints[0] - start)))
-                ahead = float(np.hypot(*(_extrapolate(ta, tb.first)[0] - start)))
+                near = float(np.hypot(*(before.detections[-1].keypoints[0] - start)))
+                ahead = float(np.hypot(*(_extrapolate(before, tb.first)[0] - start)))
                 cost = None
-                if gap <= 2 * max_gap and near < (LINK_DIST + LINK_DIST_PER_S * gap / fps) * radius:
+                alike = similarity(looks[a], looks[b])
+                if _looks_like_another(alike, a, b, looks, tracks):
+                    pass  # however plausible the motion: b is dressed like someone else who could be there
+                elif gap <= 2 * max_gap and near < (LINK_DIST + LINK_DIST_PER_S * gap / fps) * radius:
                     cost = near / radius
                 elif gap <= FAST_WINDOW_S * fps and ahead < (LINK_DIST + FAST_SPEED * gap / fps) * radius:
                     cost = 1.0 + ahead / radius
-                else:
-                    alike = similarity(looks[a], looks[b])
-                    if alike is not None and alike >= REID_SIMILARITY and _clear_match(alike, a, b, looks, tracks):
-                        cost = 10.0 + (1.0 - alike)
+                elif alike is not None and alike >= REID_SIMILARITY and _clear_match(alike, a, b, looks, tracks):
+                    cost = 10.0 + (1.0 - alike)
                 if cost is not None and (best is None or cost < best[0]):
                     best = (cost, a, b)
         if best is None:
             return tracks
         _, a, b = best
-        tracks[a].frames += tracks[b].frames
-        tracks[a].detections += tracks[b].detections
+        order = sorted(zip(tracks[a].frames + tracks[b].frames, range(len(tracks[a].frames) + len(tracks[b].frames))))
+        detections = tracks[a].detections + tracks[b].detections
+        tracks[a].frames = [f for f, _ in order]
+        tracks[a].detections = [detections[k] for _, k in order]
         looks[a] = mean_descriptor([d.appearance for d in tracks[a].detections])
         del tracks[b], looks[b]
 
 
-def _clear_match(alike: float, a: int, b: int, looks: list, tracks: list[Track]) -> bool:
-    """Whether fragment b looks like a clearly more than like any other track it could continue, and a like b
-    more than like any other track that could continue it (no overlap in time)."""
+def _fits(ta: Track, tb: Track) -> int | None:
+    """Where b can go into a: after a's sighting i - 1 and before its next one (b starts after a sighting of a
+    and ends before a's next sighting, or a has ended). None when they overlap or b starts first."""
+    i = bisect.bisect_left(ta.frames, tb.first)
+    if i == 0 or (i < len(ta.frames) and ta.frames[i] <= tb.last):
+        return None
+    return i
+
+
+def _looks_like_another(alike: float | None, a: int, b: int, looks: list, tracks: list[Track]) -> bool:
+    """Whether fragment b looks clearly more (APPEARANCE_GATE) like another track that it could continue too."""
+    if alike is None:
+        return False
     for c, tc in enumerate(tracks):
-        if c in (a, b):
+        if c in (a, b) or _fits(tc, tracks[b]) is None:
             continue
-        if tc.last < tracks[b].first or tc.first > tracks[a].last:
-            other = similarity(looks[c], looks[b] if tc.last < tracks[b].first else looks[a])
+        other = similarity(looks[c], looks[b])
+        if other is not None and other > alike + APPEARANCE_GATE:
+            return True
+    return False
+
+
+def _clear_match(alike: float, a: int, b: int, looks: list, tracks: list[Track]) -> bool:
+    """Whether fragments a and b look clearly more alike than either looks like anyone seen at the same time as
+    it (a track that overlaps a fragment in time is somebody else)."""
+    for x in (a, b):
+        tx = tracks[x]
+        for c, tc in enumerate(tracks):
+            if c in (a, b) or tc.last < tx.first or tc.first > tx.last:
+                continue
+            other = similarity(looks[c], looks[a + b - x])
             if other is not None and other > alike - REID_MARGIN:
                 return False
     return True
