@@ -247,9 +247,12 @@ def _looks_like_another(alike: float | None, a: int, b: int, looks: list, tracks
     """Whether fragment b looks clearly more (APPEARANCE_GATE) like another track that it could continue too."""
     if alike is None:
         return False
+    size = float(np.median([d.radius for d in tracks[b].detections[:5]]))
     for c, tc in enumerate(tracks):
         if c in (a, b) or _fits(tc, tracks[b]) is None:
             continue
+        if not similar_size(size, float(np.median([d.radius for d in tc.detections[-5:]]))):
+            continue  # a body of another size is not a rival
         other = similarity(looks[c], looks[b])
         if other is not None and other > alike + APPEARANCE_GATE:
             return True
