@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                                         vmd=args.vmd, rig=args.rig, backend=args.backend, models_dir=args.models_dir,
                                         progress=progress, lift=not args.no_lift, fps=args.fps)
                     finished.append(0)
-                    if "people" in takes[0]:  # one take per person: each named, the first is the result
+                    if takes[0].get("people") is not None:  # one take per person: each named; the first is the result
                         paths = list(person_paths(args.output, [int(t["person"]) for t in takes]).values())
                         for path in paths[1:]:
                             progress.info(f"wrote {path}")
