@@ -214,6 +214,22 @@ def test_a_person_seen_twice_and_everyone_leaving():
         choose_people(tracks, [0, 5])
 
 
+def test_takes_of_several_people_carry_their_numbers_and_older_takes_still_load(tmp_path):
+    from engine.errors import FormatError
+    from engine.take import read_take, write_take
+
+    base = {"fps": 30.0, "image_size": np.array([1920, 1080]), "joints2d": np.zeros((4, 33, 3), np.float32),
+            "valid": np.array([True, True, False, False])}  # seen in two frames, then gone: gaps marked
+    write_take(tmp_path / "p2.npz", {**base, "person": np.int32(2), "people": np.array([0, 2], np.int32)})
+    t = read_take(tmp_path / "p2.npz")
+    assert t["format_version"] == "1.2" and int(t["person"]) == 2 and t["people"].tolist() == [0, 2]
+    np.savez(tmp_path / "old.npz", format_version=np.asarray("1.1"), **base)
+    assert "people" not in read_take(tmp_path / "old.npz")
+    np.savez(tmp_path / "bad.npz", format_version=np.asarray("1.2"), people=np.zeros((2, 2), np.int32), **base)
+    with pytest.raises(FormatError, match="people"):
+        read_take(tmp_path / "bad.npz")
+
+
 def report() -> None:
     """Identity swaps and share of sightings with the right person, every salsa take, four directions."""
     rows = []
