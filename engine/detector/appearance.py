@@ -16,6 +16,7 @@ from .blazepose import Detection
 
 HUE_BINS, SAT_BINS, GREY_BINS = 8, 3, 4
 GREY_SAT = 40  # OpenCV saturation (0..255) under which a pixel counts as grey: its hue is noise
+THUMBNAIL = 640  # descriptors are read from the frame shrunk to this long side: clothes, not texture
 PATCH = 24  # each region is resampled to PATCH x PATCH pixels before counting: the cost does not grow with size
 REGION_BINS = HUE_BINS * SAT_BINS + GREY_BINS
 SIZE = 2 * REGION_BINS
@@ -33,13 +34,28 @@ def _regions(det: Detection) -> list[tuple[np.ndarray, np.ndarray, float]]:
     return [(hip + 0.15 * axis, hip + 0.8 * axis, half), (hip, hip - 0.6 * axis, half)]
 
 
-def describe(frame_bgr: np.ndarray, det: Detection) -> np.ndarray:
-    """(SIZE,) float32 colour descriptor of the person `det` in a BGR frame."""
+def thumbnail(frame_bgr: np.ndarray) -> tuple[np.ndarray, float]:
+    """The frame at most THUMBNAIL pixels on its long side, and its scale: what `describe` reads. The scan keeps
+    this rather than the frame until its batch's detections are known (an 8K frame is 100 MB)."""
+    import cv2
+
+    h, w = frame_bgr.shape[:2]
+    scale = min(1.0, THUMBNAIL / max(h, w))
+    if scale == 1.0:
+        return frame_bgr, 1.0
+    return cv2.resize(frame_bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA), scale
+
+
+def describe(frame_bgr: np.ndarray, det: Detection, scale: float = 1.0) -> np.ndarray:
+    """(SIZE,) float32 colour descriptor of the person `det` (in full-frame pixels) in a BGR frame or its
+    `thumbnail` of that scale."""
     import cv2
 
     h, w = frame_bgr.shape[:2]
     out = np.zeros(SIZE, np.float32)
     for r, (a, b, half) in enumerate(_regions(det)):
+        a, b, half = a * scale, b * scale, half * scale
         along = b - a
         length = float(np.hypot(*along))
         if length < 2 or half < 1:

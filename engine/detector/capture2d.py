@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import BadInput
 from ..video import VideoInfo, iter_frames
 from . import blazepose as bp
-from .appearance import describe
+from .appearance import describe, thumbnail
 from .backends import PoseNets
 from .tracking import Track, TrackBuilder, build_tracks, choose_people, rank_tracks, similar_size
 
@@ -272,25 +272,25 @@ class Scanner:
                 if frame is not None:
                     tiles = tiles_needed.is_set() or ((i - start) // step) % TILE_EVERY == 0
                     views = all_views if tiles else all_views[:1]
-                    yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views]), frame
+                    yield i, views, np.stack([bp.detector_input(frame, lb) for lb in views]), thumbnail(frame)
 
         if self.frames is not None:
             stream = inputs(self.frames)
         else:  # own decoder, in a thread; undecodable frames are reported once, by the landmark pass
             stream = _threaded(inputs(iter_frames(info, start, end, grab_only=lambda i: (i - start) % step != 0)))
 
-        batch: list[tuple[int, list[bp.Letterbox], np.ndarray, np.ndarray]] = []
+        batch: list[tuple[int, list[bp.Letterbox], np.ndarray, tuple[np.ndarray, float]]] = []
 
         def flush(covered: int):
             found_all = []
             if batch:
                 boxes, scores = self.nets.detect(np.concatenate([x for _, _, x, _ in batch]))
                 k = 0
-                for i, views, _, frame in batch:
+                for i, views, _, (small, scale) in batch:
                     raw = [(boxes[k + v], scores[k + v]) for v in range(len(views))]
                     found = bp.decode_detections(raw, views)
-                    for d in found:  # what each person looks like: re-identification after a gap
-                        d.appearance = describe(frame, d)
+                    for d in found:  # what each person looks like: who is who after a crossing or a gap
+                        d.appearance = describe(small, d, scale)
                     if len(views) > 1 and len(found) > len(bp.decode_detections(raw[:1], views[:1])):
                         tiles_needed.set()
                     found_all.append((i, found))
@@ -301,10 +301,10 @@ class Scanner:
                 self.covered = covered
                 self._cond.notify_all()
 
-        for i, views, x, frame in stream:
+        for i, views, x, small in stream:
             if self._stop.is_set():
                 return
-            batch.append((i, views, x, frame))
+            batch.append((i, views, x, small))
             if len(batch) == self.batch_size:
                 flush(min(end, i + step))  # the frames up to the next scanned one are never scanned
                 if self.progress:
