@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VIDEO = ROOT.parent / "shared" / "data" / "video" / "pose2sim-single" / "cam01.mp4"
 SAMPLE = ROOT / "samples" / "pose2sim_cam01.mp4"
+PEOPLE_VIDEO = ROOT.parent / "shared" / "data" / "video" / "sports2d" / "demo.mp4"  # two people
 
 # The peer is timed as ours is (`_capture_timer`): a warm-up on the first 10 frames, then whole runs over the
 # clip (a fresh Pose object each, created outside the timing). Its runs alternate with ours and each side
@@ -143,6 +144,32 @@ def _cuda_rows(video: Path) -> list[dict]:
     return rows
 
 
+def _people_rows() -> list[dict]:
+    """Everyone on the two-person clip (sports2d): frames/s, and frames/s x people (the work grows with the
+    people followed, the decoding and the scan do not), beside the most prominent person alone."""
+    from ..detector.backends import PoseNets
+    from ..detector.capture2d import capture_2d
+    from ..models import ensure_models
+    from ..video import probe
+
+    if not PEOPLE_VIDEO.exists():
+        return []
+    p = ensure_models()
+    nets = PoseNets(p["pose_detection"], p["pose_landmark_full"], device="cpu")
+    info = probe(PEOPLE_VIDEO)
+    capture_2d(nets, info, 0, 10)
+    rows = []
+    for person, what in ((None, "the most prominent person (auto)"), ("all", "everyone (all)")):
+        best, people = 0.0, 1
+        for _ in range(REPEATS):
+            t = time.perf_counter()
+            people = len(capture_2d(nets, info, person=person).people)
+            best = max(best, info.frame_count / (time.perf_counter() - t))
+        rows.append({"name": f"whole 2D capture, sports2d, {what}, CPU", "value": best, "unit": "frames/s",
+                     "note": f"{people} people; {best * people:.1f} frames/s x people; best of {REPEATS}"})
+    return rows
+
+
 def run() -> list[dict]:
     video = _video()
     rows = [{"name": "decode (OpenCV, 1080x1920)", "value": _decode_fps(video), "unit": "frames/s",
@@ -162,6 +189,7 @@ def run() -> list[dict]:
         rows.append({"name": f"whole 2D capture, --backend {backend}, CPU", "value": ours[backend],
                      "unit": "frames/s", "note": notes[backend] + f"; decode, scan, tracking included; best of "
                                                                f"{REPEATS}"})
+    rows += _people_rows()
     rows += _cuda_rows(video)
     failed = [r for r in peer_runs if isinstance(r, str)]
     if not peer:
