@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from ..blender_lib.engine_link.capture_session import CaptureSession
-from ..blender_lib.take.apply import apply_take, take_name
+from ..blender_lib.take.apply import apply_takes, take_name
 from ..engine.take import read_take
 from .common import reports_errors
 
@@ -66,7 +68,9 @@ class MONOCAP_OT_capture(bpy.types.Operator):
 
 
 class MONOCAP_OT_import_take(bpy.types.Operator, ImportHelper):
-    """Load a take written by the command line and bake it with the sidebar's options"""
+    """Load takes written by the command line and bake them with the sidebar's options. Several takes (the
+    people of one capture, TAKE_p0.npz ...) each get an armature of their own, named after the person's number,
+    in the capture's shared world frame"""
 
     bl_idname = "monocap.import_take"
     bl_label = "Import Take"
@@ -74,11 +78,13 @@ class MONOCAP_OT_import_take(bpy.types.Operator, ImportHelper):
 
     filename_ext = ".npz"
     filter_glob: bpy.props.StringProperty(default="*.npz", options={"HIDDEN"})
+    files: bpy.props.CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
+    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
 
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        take = read_take(self.filepath)
-        summary = apply_take(context, take, context.scene.monocap, take_name(self.filepath))
+        paths = [str(Path(self.directory) / f.name) for f in self.files if f.name] or [self.filepath]
+        summary = apply_takes(context, [(read_take(p), take_name(p)) for p in paths], context.scene.monocap)
         self.report({"INFO"}, summary)
         return {"FINISHED"}
 

@@ -34,10 +34,28 @@ def apply_take(context: bpy.types.Context, take: dict, settings, name: str = "Ta
 
     Raises BadInput before touching the scene when the take or the target cannot be used.
     """
-    check_take(take)
+    return apply_takes(context, [(take, name)], settings)
+
+
+def apply_takes(context: bpy.types.Context, takes: list[tuple[dict, str]], settings) -> str:
+    """Bake (take, name) pairs per `settings`: one take as `apply_take`; several (the people of one capture)
+    each on a new armature named after the person (`armature_name`), where the takes put them: a capture of
+    several people gives them one world frame, so the armatures keep the people's spacing. All takes are
+    checked before the scene is touched, and a failure in any leaves the scene as it was."""
+    for take, _ in takes:
+        check_take(take)
+    if len(takes) > 1 and settings.target != "NEW":
+        raise BadInput("several takes go onto new armatures, one per person: choose 'New Monocap armature'")
     target = target_armature(context, settings.target)
     with SceneGuard(context, target):
-        return _apply(context, take, settings, name, target)
+        return "; ".join(_apply(context, take, settings, name, target) for take, name in takes)
+
+
+def armature_name(take: dict) -> str:
+    """'Monocap', or 'Monocap_pN' for person N of a capture of several people (a take with `people`)."""
+    if "people" in take and "person" in take:
+        return f"Monocap_p{int(take['person'])}"
+    return "Monocap"
 
 
 def _apply(context: bpy.types.Context, take: dict, settings, name: str,
@@ -47,7 +65,7 @@ def _apply(context: bpy.types.Context, take: dict, settings, name: str,
     frame_start = 1 + video_offset(context, take, fps_mode)
     action_name = f"{name}_monocap"
     if target is None:
-        obj = build_armature(context, "Monocap", list(take["joint_names"]), np.asarray(take["parents"]),
+        obj = build_armature(context, armature_name(take), list(take["joint_names"]), np.asarray(take["parents"]),
                              np.asarray(take["rest_offsets"]))
         bake_take(context, obj, take, frame_start, fps_mode, settings.root_motion, action_name)
         summary = f"{name}: {len(take['rotations'])} frames on new armature {obj.name}"

@@ -114,6 +114,9 @@ def _defaults(idname: str) -> dict:
     for p in rna.properties:
         if p.identifier == "rna_type":
             continue
+        if p.type == "COLLECTION":  # a file list (Import Take's several files): empty unless given
+            out[p.identifier] = []
+            continue
         out[p.identifier] = (set(p.default_flag) if p.type == "ENUM" and p.is_enum_flag
                              else tuple(p.default_array) if getattr(p, "array_length", 0) else p.default)
     return out

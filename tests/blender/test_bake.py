@@ -133,3 +133,37 @@ def test_fast_evaluate_matches_blender(addon, clean_scene) -> None:
         write_keys(fc, frames, values, interp)
         want = np.array([fc.evaluate(f) for f in probe])
         assert np.allclose(evaluate(fc, probe), want, atol=1e-6), interp
+
+
+def test_import_the_people_of_one_capture(addon, clean_scene, tmp_path) -> None:
+    """Two takes of one capture (format 1.2, `people`): one armature each, named after the person's number,
+    where the takes put them (one world frame: the spacing between the two is kept)."""
+    from monocap.blender_lib.take.armature import to_zup
+    from monocap.engine.take import write_take
+
+    lead = mocap_take(frames=40)
+    follow = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in lead.items()}
+    follow["joints3d"] = follow["joints3d"] + np.array([1.5, 0.0, -0.8], np.float32)  # beside and behind
+    paths = []
+    for n, take in ((0, lead), (2, follow)):
+        take.update(person=np.int32(n), people=np.array([0, 2], np.int32))
+        paths.append(tmp_path / f"take_p{n}.npz")
+        write_take(paths[-1], take)
+    s = bpy.context.scene.monocap
+    s.target, s.smoothing, s.foot_lock, s.root_motion = "NEW", False, False, True
+    files = [{"name": p.name} for p in paths]
+    assert bpy.ops.monocap.import_take(directory=str(tmp_path), files=files) == {"FINISHED"}
+    arms = {o.name: o for o in bpy.data.objects if o.type == "ARMATURE"}
+    assert sorted(arms) == ["Monocap_p0", "Monocap_p2"]
+    for name, take in (("Monocap_p0", lead), ("Monocap_p2", follow)):
+        got = _world_heads(arms[name], ["Root", "Head"], [1, 20, 40])
+        want = to_zup(take["joints3d"][[0, 19, 39]][:, [0, take["joint_names"].index("Head")]])
+        assert np.abs(got - want).max() < 2e-3
+    # several takes cannot all go onto one selected armature: refused, nothing changed
+    s.target = "SELECTED"
+    bpy.context.view_layer.objects.active = arms["Monocap_p0"]
+    import pytest
+
+    with pytest.raises(RuntimeError, match="one per person"):
+        bpy.ops.monocap.import_take(directory=str(tmp_path), files=files)
+    assert len([o for o in bpy.data.objects if o.type == "ARMATURE"]) == 2
