@@ -166,7 +166,7 @@ def _people_rows() -> list[dict]:
             people = len(capture_2d(nets, info, person=person).people)
             best = max(best, info.frame_count / (time.perf_counter() - t))
         rows.append({"name": f"whole 2D capture, sports2d, {what}, CPU", "value": best, "unit": "frames/s",
-                     "note": f"{people} people; {best * people:.1f} frames/s x people; best of {REPEATS}"})
+                     "note": f"{people} person(s); {best * people:.1f} frames/s x people; best of {REPEATS}"})
     return rows
 
 
