@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -306,7 +307,10 @@ def test_person_number_that_does_not_exist(tmp_path, shared_data):
     # two people in view (and two detector ghosts, numbered after them): 5 is nobody, in a list too
     for person in ("5", "0,5"):
         take = tmp_path / "two.npz"
-        r = _engine("capture", shared_data / "video/sports2d/demo.mp4", "-o", take, "--person", person, "--no-lift")
-        assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == (
-            "error: --person 5: only 4 person track(s) found (0..3)")
+        r = _engine("capture", shared_data / "video/sports2d/demo.mp4", "-o", take, "--person", person, "--no-lift",
+                    "--progress", "none")
+        # (3 or 4 tracks: whether the scan looks through the tiles on a frame depends on thread timing)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1
+        assert re.fullmatch(r"error: --person 5: only [34] person track\(s\) found \(0\.\.[23]\)", lines[0])
         assert not list(tmp_path.glob("two*")) and not list(tmp_path.glob(".*"))
