@@ -125,14 +125,30 @@ class MONOCAP_OT_export_vmd(bpy.types.Operator, ExportHelper):
                                         description="Subtracted from every key's frame (keys before it are left out)",
                                         default=0)
 
+    every_selected: bpy.props.BoolProperty(
+        name="Every Selected Armature", default=False,
+        description="One VMD per selected armature (the people of one capture), FILE_<armature name>.vmd")
+
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        obj = _active_armature(context)
-        scale = self.scale or 1.0 / armature_scale(obj)
-        motion, warnings = armature_to_vmd(obj, scale, self.frame_offset)
-        write_vmd(self.filepath, motion)
-        _report_warnings(self, warnings)
-        self.report({"INFO"}, f"Exported {len(motion.bone_keys)} bone keys of {obj.name} to {self.filepath}")
+        from ..engine.fileio import check_output, staged_outputs
+
+        objs = [_active_armature(context)]
+        if self.every_selected:
+            objs = sorted((o for o in context.selected_objects if o.type == "ARMATURE"), key=lambda o: o.name)
+            objs = objs or [_active_armature(context)]
+        path = Path(self.filepath)
+        targets = [path] if len(objs) == 1 else [path.with_name(f"{path.stem}_{o.name}{path.suffix}") for o in objs]
+        for target in targets:
+            check_output(target, "VMD")
+        # every motion made before anything is written; then all files, or none
+        made = [armature_to_vmd(o, self.scale or 1.0 / armature_scale(o), self.frame_offset) for o in objs]
+        with staged_outputs():
+            for target, (motion, _) in zip(targets, made):
+                write_vmd(target, motion)
+        for obj, target, (motion, warnings) in zip(objs, targets, made):
+            _report_warnings(self, warnings)
+            self.report({"INFO"}, f"Exported {len(motion.bone_keys)} bone keys of {obj.name} to {target}")
         return {"FINISHED"}
 
 

@@ -324,3 +324,30 @@ def test_imported_vmd_poses_like_mmd(clean_scene, mmd_ops, gene_model):
     assert worst < 1e-3, worst  # MMD units
     moved = np.linalg.norm(want[:, idx[4]] - want[0, idx[4]], axis=-1).max()
     assert moved > 0.1
+
+
+def test_export_vmd_of_every_selected_armature(clean_scene, mmd_ops, tmp_path):
+    """The people of one capture, each retargeted onto their own rig: one VMD per selected armature, the same
+    as each exported alone."""
+    take = mocap_take("dataset-1_walk_normal_001.bvh", frames=20)
+    write_take(tmp_path / "walk.npz", take)
+    rigs = []
+    for name in ("Gene_p0", "Gene_p1"):
+        obj = _import_gene()
+        obj.name = name
+        assert bpy.ops.monocap.retarget_take_mmd(filepath=str(tmp_path / "walk.npz"), frame_offset=len(rigs)) \
+            == {"FINISHED"}
+        rigs.append(obj)
+    for obj in rigs:
+        bpy.context.view_layer.objects.active = obj
+        obj.select_set(True)
+        assert bpy.ops.monocap.export_vmd(filepath=str(tmp_path / f"alone_{obj.name}.vmd")) == {"FINISHED"}
+    assert all(o.select_get() for o in rigs)
+    assert bpy.ops.monocap.export_vmd(filepath=str(tmp_path / "dance.vmd"), every_selected=True) == {"FINISHED"}
+    assert not (tmp_path / "dance.vmd").exists()
+    for obj in rigs:
+        both, alone = (read_vmd(tmp_path / f"{stem}_{obj.name}.vmd") for stem in ("dance", "alone"))
+        assert len(both.bone_keys) == len(alone.bone_keys) > 0
+        assert np.array_equal(both.bone_keys.frame, alone.bone_keys.frame)
+    frames = [int(read_vmd(tmp_path / f"dance_{o.name}.vmd").bone_keys.frame.min()) for o in rigs]
+    assert frames[1] == frames[0] + 1  # each armature's own motion
