@@ -31,13 +31,15 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
                 bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
                 backend: str = "auto", models_dir: str | None = None,
                 progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True,
-                fps: float | None = None) -> dict:
+                fps: float | None = None, hands: bool | None = None) -> dict:
     """Capture a take from `video` and write it to `out`. Returns the take dict.
 
     fix_swaps: undo the detector's left/right swaps (`detector.swaps`) before the 2D is kept and lifted; the
     take's `swapped` records the frames changed (all 0 when False). The overlay, when asked for, is drawn
     afterwards from the take's 2D in a pass of its own over the frames.
     fps: the video's frame rate, overriding what the file says (`video.probe`).
+    hands: capture both hands' 21 keypoints (`detector.hands`); None (auto) does when the person's hands are
+    large enough in the frame to be seen (`detector.hands.hands_large_enough`).
 
     Every output path is checked before the video is opened (BadInput, nothing written), and the outputs are
     written together at the end (`fileio.staged_outputs`): an error or a signal leaves none of them and no
@@ -68,11 +70,11 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     paths = ensure_models(models_dir, progress=progress)
     with staged_outputs():
         return _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps,
-                        info, first, stop, paths)
+                        info, first, stop, paths, hands)
 
 
 def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps, info, first,
-             stop, paths) -> dict:
+             stop, paths, hands) -> dict:
     from .detector.backends import PoseNets
     from .detector.capture2d import capture_2d
     from .detector.swaps import exchange_sides, undo_swaps
@@ -116,6 +118,7 @@ def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progre
     }
     progress.info(f"person {cap.person} of {len(cap.tracks)} track(s); "
                   f"seen in {int(cap.valid.sum())}/{len(cap.valid)} frames")
+    take.update(_capture_hands(hands, paths, device, info, cap.first_frame, joints2d, cap.valid, progress))
     if lift:
         from .motion.take3d import complete_take
 
@@ -134,3 +137,24 @@ def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progre
             progress.warning(warning)
     write_take(out, take)
     return take
+
+
+def _capture_hands(hands: bool | None, paths, device, info, first: int, joints2d: np.ndarray, valid: np.ndarray,
+                   progress: Progress) -> dict:
+    """The take's hand fields (empty when hands are off or too small in the frame), and one line on how much
+    of the clip had them."""
+    from .detector import hands as hd
+
+    if hands is None:
+        size = hd.hand_size_pixels(joints2d, valid)
+        hands = size >= hd.MIN_HAND_PIXELS
+        if not hands:
+            progress.info(f"hands not captured: about {size:.0f} px in the frame, below the "
+                          f"{hd.MIN_HAND_PIXELS} px they need to be seen (--hands captures them anyway)")
+    if not hands:
+        return {}
+    nets = hd.HandNets(paths["hand_recrop"], paths["hand_landmark_full"], device=device)
+    track = hd.capture_hands(nets, info, first, joints2d, valid, progress=progress)
+    seen = track.valid.mean(axis=0) if len(valid) else np.zeros(2)
+    progress.info(f"hands seen in {100 * seen[0]:.0f} % (left) and {100 * seen[1]:.0f} % (right) of the frames")
+    return {"hands2d": track.points2d, "hands_valid": track.valid, "hands3d": track.points3d}

@@ -144,7 +144,7 @@ def test_the_take_keeps_the_flags_and_takes_of_format_1_0_still_load(tmp_path) -
             "valid": np.ones(3, bool)}
     write_take(tmp_path / "new.npz", {**base, "swapped": np.array([0, ALL, LEGS], np.uint8)})
     new = read_take(tmp_path / "new.npz")
-    assert FORMAT_VERSION == new["format_version"] == "1.1"
+    assert FORMAT_VERSION == new["format_version"] == "1.2"
     np.testing.assert_array_equal(new["swapped"], [0, ALL, LEGS])
     np.savez(tmp_path / "old.npz", format_version=np.asarray("1.0"), **base)
     old = read_take(tmp_path / "old.npz")

@@ -38,6 +38,10 @@ PRESENCE_THRESHOLD = 0.5
 POSE_ROI_SCALE = 2.7
 ROI_SHIFT = 0.1  # of the side, towards the fingers
 BATCH_FRAMES = 8
+# `--hands` auto: hands are captured when the median hand (twice the wrist to middle-finger distance the
+# body keypoints give) spans at least this many pixels; below, the 224-pixel crop blows up a blur.
+# On the pose2sim views hands span about 70 px (10th percentile 35).
+MIN_HAND_PIXELS = 24
 
 # The 21 hand points, in the order hand_landmark gives them (MediaPipe Hands' landmark model card).
 HAND_POINT_NAMES = (
@@ -82,6 +86,16 @@ def _to_image(points: np.ndarray, roi: bp.Roi, size: int) -> np.ndarray:
     """(K, 2) crop pixels of an input of `size` -> image pixels."""
     m = bp.roi_matrix(roi, size)
     return points @ m[:, :2].T + m[:, 2]
+
+
+def hand_size_pixels(body2d: np.ndarray, body_valid: np.ndarray) -> float:
+    """The median size of the hands over the frames with a body: twice the wrist to middle-finger distance."""
+    sizes = []
+    for w, p, i in BODY_HAND_POINTS.values():
+        middle = (2.0 * body2d[body_valid, i, :2] + body2d[body_valid, p, :2]) / 3.0
+        sizes.append(2.0 * np.linalg.norm(middle - body2d[body_valid, w, :2], axis=1))
+    sizes = np.concatenate(sizes)
+    return float(np.median(sizes)) if sizes.size else 0.0
 
 
 class HandNets:
