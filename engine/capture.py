@@ -123,7 +123,19 @@ def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progre
         from .motion.take3d import complete_take
 
         progress("lift", 0, 1)
-        take.update(complete_take(joints2d, cap.valid, (info.width, info.height), info.fps))
+        body, camera_rotation = complete_take(joints2d, cap.valid, (info.width, info.height), info.fps,
+                                              with_camera=True)
+        take.update(body)
+        if "hands3d" in take:
+            from .motion.fingers import finger_fields
+
+            fingers, report = finger_fields(body, take["hands3d"], take["hands_valid"], camera_rotation, info.fps)
+            take.update(fingers)
+            for side, r in report.items():
+                if r["frames"]:
+                    progress.info(f"fingers {side}: depth mirrored in {r['mirrored']} of {r['frames']} frames; "
+                                  f"{100 * r['clamped_share']:.1f} % of the measured finger directions moved "
+                                  f"over 10 deg to within anatomical limits (at most {r['clamped_max_deg']:.0f} deg)")
         progress("lift", 1, 1)
     if bvh:
         from .formats.bvh import write_bvh

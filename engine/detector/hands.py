@@ -142,8 +142,8 @@ class HandTrack:
 
     points2d: (T, 2, 21, 3) x, y in image pixels and the hand's presence score (the landmark graph gives one
     score per hand, so every point of a hand carries it); valid: (T, 2) bool; points3d: (T, 2, 21, 3) the
-    graph's metric points (metres, centred on the hand, axes of the camera); handedness: (T, 2) the graph's
-    own handedness score (diagnostics: the side comes from the body).
+    graph's metric points (metres, centred on the hand; x right, y down, z away from the camera);
+    handedness: (T, 2) the graph's own handedness score (diagnostics: the side comes from the body).
     """
 
     points2d: np.ndarray
@@ -190,7 +190,11 @@ def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray
             continue
         out.points2d[k, s, :, :2] = _to_image(pts[j, :, :2], roi, HAND_SIZE)
         out.points2d[k, s, :, 2] = presence[j]
-        out.points3d[k, s] = world[j]
+        # the metric points come in the crop's axes: turned back by the ROI's rotation about the camera axis
+        c, sn = np.cos(roi.rotation), np.sin(roi.rotation)
+        out.points3d[k, s, :, 0] = c * world[j, :, 0] - sn * world[j, :, 1]
+        out.points3d[k, s, :, 1] = sn * world[j, :, 0] + c * world[j, :, 1]
+        out.points3d[k, s, :, 2] = world[j, :, 2]
         out.handedness[k, s] = handed[j]
         out.valid[k, s] = True
     return out

@@ -96,6 +96,14 @@ def camera_to_world(joints_cam: np.ndarray, valid: np.ndarray, up_cam: np.ndarra
     return w
 
 
+def _fitted_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The rotation R with b - mean(b) = (a - mean(a)) R^T (Kabsch): camera_to_world's turn, read back."""
+    h = (a - a.mean(0)).T @ (b - b.mean(0))
+    u, _, vt = np.linalg.svd(h)
+    fix = np.diag([1.0, 1.0, float(np.sign(np.linalg.det(vt.T @ u.T)))])
+    return vt.T @ fix @ u.T
+
+
 def subject_rest_offsets(joints: np.ndarray) -> np.ndarray:
     """Canonical rest offsets (27, 3) scaled to the median bone lengths of joints (T, 27, 3)."""
     lengths = np.median(sk.bone_lengths(joints), axis=0)
@@ -109,14 +117,15 @@ def subject_rest_offsets(joints: np.ndarray) -> np.ndarray:
 
 
 def complete_take(joints2d: np.ndarray, valid: np.ndarray, image_size: tuple[int, int], fps: float,
-                  weights=None) -> dict:
+                  weights=None, with_camera: bool = False) -> dict | tuple[dict, np.ndarray]:
     """The take's 3D fields from 2D keypoints.
 
     joints2d: (T, 33, 3) float32 BlazePose keypoints in pixels (x right, y down) with confidence;
     valid: (T,) bool; image_size: (width, height) pixels; fps: frames per second.
     Returns joint_names (27), parents (27,), rest_offsets (27, 3), joints3d (T, 27, 3) float32 metres
     world_yup with the root trajectory, rotations (T, 27, 4) float32 w, x, y, z, contacts (T, 4) bool
-    (left heel, left toe, right heel, right toe).
+    (left heel, left toe, right heel, right toe). with_camera: also return the (3, 3) rotation from camera
+    axes to world_yup that the body was turned by.
     """
     from ..lifter import data as D
 
@@ -135,6 +144,7 @@ def complete_take(joints2d: np.ndarray, valid: np.ndarray, image_size: tuple[int
     cam[:, sk.INDEX["Root"]] = cam[:, sk.INDEX["Hips"]] - sk.REST_OFFSETS[sk.INDEX["Hips"]] * [1, -1, -1]
     cam = D.interpolate_gaps(cam.reshape(T, -1), valid).reshape(T, sk.J, 3).astype(np.float64)
     world = camera_to_world(cam, valid, up)
+    camera_rotation = _fitted_rotation(cam[valid].reshape(-1, 3), world[valid].reshape(-1, 3))
     rest = subject_rest_offsets(world[valid])
     rotations, _ = solve_rotations(world, rest)
     root_pos = world[:, sk.INDEX["Hips"]] - rest[sk.INDEX["Hips"]]
@@ -142,7 +152,7 @@ def complete_take(joints2d: np.ndarray, valid: np.ndarray, image_size: tuple[int
     contacts = foot_contacts(joints3d, fps)
     lift = ground_feet(joints3d, contacts, fps)
     joints3d[..., 1] += lift[:, None]
-    return {
+    fields = {
         "joint_names": list(sk.JOINT_NAMES),
         "parents": sk.PARENTS.copy(),
         "rest_offsets": rest.astype(np.float32),
@@ -150,3 +160,5 @@ def complete_take(joints2d: np.ndarray, valid: np.ndarray, image_size: tuple[int
         "rotations": rotations.astype(np.float32),
         "contacts": contacts,
     }
+    # the camera's turn is not a take field; the hands, which come in camera axes, need it
+    return (fields, camera_rotation) if with_camera else fields
