@@ -61,7 +61,9 @@ def test_fetch_writes_verified_files(fetched):
     assert (fetched / "pose_detection.tflite").stat().st_size == 2_959_046
     assert (fetched / "pose_landmark_full.tflite").stat().st_size == 6_440_512
     # Nothing but the two files is left behind (no wheel, no temporary files).
-    assert sorted(p.name for p in fetched.iterdir()) == ["pose_detection.tflite", "pose_landmark_full.tflite"]
+    assert sorted(p.name for p in fetched.iterdir()) == [
+        "hand_landmark_full.tflite", "hand_recrop.tflite", "palm_detection_full.tflite", "pose_detection.tflite",
+        "pose_landmark_full.tflite"]  # and no temporary file left
 
 
 def test_second_fetch_downloads_nothing(fetched, monkeypatch):
