@@ -282,3 +282,67 @@ def test_a_take_with_hands_round_trips_and_a_take_without_still_loads(tmp_path):
     np.savez(tmp_path / "bad.npz", format_version=np.asarray("1.2"), **base, **bad)
     with pytest.raises(Exception, match="hands2d"):
         read_take(tmp_path / "bad.npz")
+
+
+# -- the take of a real clip, everywhere the body goes ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_take(tmp_path_factory, model_paths):
+    out = tmp_path_factory.mktemp("hands_take")
+    r = _capture(ROOT / "samples" / "pose2sim_cam01.mp4", "-o", out / "take.npz", "--bvh", out / "take.bvh",
+                 "--vmd", out / "gene.vmd", "--rig", ROOT / "assets/gene/Gene.pmx")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_vmd_for_gene_puts_every_finger_segment_where_the_take_points(real_take):
+    """The VMD read back with our reader and posed by our MMD forward kinematics: each finger bone of Gene
+    points along its take segment (this file's own table: the MMD bone's name -> the take's joints)."""
+    from engine.formats.pmx import read_pmx
+    from engine.formats.vmd import read_vmd
+    from engine.rig.mmd_fk import pose_world
+
+    take = read_take(real_take / "take.npz")
+    gene = read_pmx(ROOT / "assets/gene/Gene.pmx")
+    motion = read_vmd(real_take / "gene.vmd")
+    frames = np.unique(motion.bone_keys.frame)
+    keys = motion.bone_keys
+    keyed = {keys.name_table[i] for i in np.unique(keys.name_id)}
+    table = {"親指": ("Thumb", "０１２"), "人指": ("Index", "１２３"), "中指": ("Middle", "１２３"),
+             "薬指": ("Ring", "１２３"), "小指": ("Little", "１２３")}
+    pos, _ = pose_world(gene, motion, frames)
+    p = np.asarray(take["joints3d"], np.float64)
+    names = list(take["joint_names"])
+    # take frame i is keyed at round(i * 30 / fps), the first of those that share a frame (retarget's rule)
+    at = np.rint(np.arange(len(p)) * 30.0 / take["fps"])
+    take_frames = np.array([np.flatnonzero(at == f)[0] for f in frames])
+    errors, moving = [], []
+    for side, jp in (("左", "L"), ("右", "R")):
+        for mmd, (finger, numbers) in table.items():
+            chain = [f"{finger}{k}_{jp}" for k in ("1", "2", "3", "Tip")]
+            for k, number in enumerate(numbers):
+                bone = f"{side}{mmd}{number}"
+                assert bone in keyed, bone
+                b = gene.bone_index(bone)
+                rig = pos[:, gene.bones[b].tail_bone] - pos[:, b]
+                seg = (p[take_frames, names.index(chain[k + 1])] - p[take_frames, names.index(chain[k])]) * [1, 1, -1]
+                cos = np.sum(rig * seg, -1) / np.linalg.norm(rig, axis=-1) / np.linalg.norm(seg, axis=-1)
+                errors.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+                moving.append(np.ptp(rig / np.linalg.norm(rig, axis=-1, keepdims=True), axis=0).max())
+    err = np.concatenate(errors)
+    print(f"finger segments on Gene: mean direction error {err.mean():.3f} deg, worst {err.max():.3f} deg")
+    assert err.mean() < 1.0 and err.max() < 5.0
+    assert np.median(moving) > 0.2  # the fingers move with the video, not a still pose
+
+
+def test_bvh_carries_the_finger_joints(real_take):
+    from engine.formats.bvh import read_bvh
+
+    take = read_take(real_take / "take.npz")
+    bvh = read_bvh(real_take / "take.bvh")
+    assert sorted(bvh.names) == sorted(take["joint_names"]) and len(bvh.names) == 67
+    names = list(take["joint_names"])
+    tips = [f"{f}Tip_{s}" for s in "LR" for f in sk.FINGERS]
+    # the file's own hierarchy, read back, puts every fingertip where the take has it
+    got = bvh.world_positions()[:, [bvh.names.index(n) for n in tips]]
+    np.testing.assert_allclose(got, take["joints3d"][:, [names.index(n) for n in tips]], atol=2e-4)
