@@ -27,6 +27,8 @@ from engine.tflite_torch.onnx_runner import OnnxModel
 from engine.video import iter_frames, probe
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "blender"))
+from monocap_testdata import hand_points  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -133,25 +135,6 @@ def test_hands_too_small_are_left_out_and_forced_hands_give_a_valid_take(tmp_pat
 
 # -- the finger solve --------------------------------------------------------------------------------------------
 
-def _hand_points(side: str, flex: dict[str, tuple[float, float, float]], palm_turn: np.ndarray) -> np.ndarray:
-    """The 21 points of a hand (wrist-relative, world_yup) posed from the canonical rest: each finger's three
-    joints bent by the given degrees towards the palm, the whole hand turned by palm_turn (3, 3)."""
-    first = sk.HAND_INDEX[f"Thumb1_{side}"]
-    rest = sk.HAND_SKELETON_REST[first:first + 20]
-    pts = np.zeros((21, 3))
-    for f, finger in enumerate(sk.FINGERS):
-        chain = (0,) + sk.FINGER_POINTS[finger]
-        world = np.eye(3)
-        pts[chain[1]] = rest[4 * f]
-        for k in range(3):
-            u = rest[4 * f + k + 1] / np.linalg.norm(rest[4 * f + k + 1])
-            axis = np.cross(u, [0.0, -1.0, 0.0])  # bends u towards the palm (-Y)
-            bend = quat_to_matrix(quat_from_axis_angle(axis / np.linalg.norm(axis), np.radians(flex[finger][k])))
-            world = world @ bend
-            pts[chain[k + 2]] = pts[chain[k + 1]] + world @ rest[4 * f + k + 1]
-    return pts @ palm_turn.T
-
-
 def _rest_body(T: int) -> dict:
     rot = np.tile([1.0, 0.0, 0.0, 0.0], (T, sk.J, 1))
     joints = np.tile(sk.rest_positions(), (T, 1, 1))
@@ -183,7 +166,7 @@ def test_finger_solve_reproduces_bent_fingers_and_the_palm(shared_data):
     hands3d = np.zeros((T, 2, 21, 3))
     want = {}
     for h, side in enumerate("LR"):
-        pts = _hand_points(side, flex, turn)
+        pts = hand_points(side, flex, turn)
         want[side] = pts
         hands3d[:, h] = _camera_axes(pts, cam_rot) + [0.1, 0.2, 2.0]  # anywhere in camera space
     valid = np.ones((T, 2), bool)
@@ -209,7 +192,7 @@ def test_fingers_bent_backwards_or_sideways_are_brought_within_limits():
     cam_rot = np.diag([1.0, -1.0, -1.0])
     flex = {"Thumb": (0.0, 0.0, 0.0), "Index": (0.0, -60.0, -50.0), "Middle": (0.0, 150.0, 0.0),
             "Ring": (0.0, 0.0, 0.0), "Little": (0.0, 0.0, 0.0)}
-    pts = _hand_points("L", flex, np.eye(3))
+    pts = hand_points("L", flex, np.eye(3))
     pts[8] = pts[7] + np.array([0.0, 0.0, -0.022])  # index tip sideways by 90 degrees
     hands3d = np.zeros((T, 2, 21, 3))
     hands3d[:, 0] = _camera_axes(pts, cam_rot)
@@ -234,7 +217,7 @@ def test_fingers_bent_backwards_or_sideways_are_brought_within_limits():
 def test_mirrored_depth_is_turned_back():
     cam_rot = np.diag([1.0, -1.0, -1.0])
     flex = {f: (30.0, 50.0, 30.0) for f in sk.FINGERS}
-    pts = _camera_axes(_hand_points("R", flex, np.eye(3)), cam_rot)
+    pts = _camera_axes(hand_points("R", flex, np.eye(3)), cam_rot)
     mirror = pts * [1.0, 1.0, -1.0]
     both = np.stack([pts, mirror])
     fixed, mirrored = fg.fix_chirality(both, "R")
@@ -250,7 +233,7 @@ def test_smoothing_lowers_fingertip_jitter_and_keeps_a_quick_gesture():
     for t in range(T):
         bend = 80.0 if 45 <= t < 52 else 10.0  # a quick fist for a quarter of a second
         flex = {f: (bend, bend, bend * 0.7) for f in sk.FINGERS}
-        hands3d[t, 0] = _camera_axes(_hand_points("L", flex, np.eye(3)), cam_rot)
+        hands3d[t, 0] = _camera_axes(hand_points("L", flex, np.eye(3)), cam_rot)
     noisy = hands3d + rng.normal(0, 0.002, hands3d.shape)
     valid = np.zeros((T, 2), bool)
     valid[:, 0] = True
