@@ -49,8 +49,30 @@ print(fps)
 """
 
 
-def _ours(video: Path) -> tuple[float, float, object]:
-    """(frames/s with hands, frames/s body only, the hand track) for one whole capture each, best of REPEATS."""
+def _finger_rows(video: Path, info, cap, track) -> list[dict]:
+    """Fingertip jitter (GVHMR definition, relative to the wrist) with and without the finger smoothing, and
+    how far the anatomical limits had to move the measured directions, on this clip."""
+    from ..motion.fingers import finger_fields, fingertip_jitter
+    from ..motion.take3d import complete_take
+
+    body, cam = complete_take(cap.joints2d, cap.valid, (info.width, info.height), info.fps, with_camera=True)
+    rows = []
+    for smooth in (False, True):
+        fields, report = finger_fields(body, track.points3d, track.valid, cam, info.fps, smooth=smooth)
+        rows.append({"name": f"fingertip jitter, {'smoothed' if smooth else 'raw'} ({video.name})",
+                     "value": fingertip_jitter(fields["joints3d"], info.fps, track.valid), "unit": "10 m/s^3",
+                     "note": "third difference x fps^3 / 10 of the tips against the wrist, frames seen"})
+    for side, r in report.items():
+        rows.append({"name": f"finger directions moved > 10 deg by limits, {side} ({video.name})",
+                     "value": r["clamped_share"], "unit": "share",
+                     "note": f"{r['frames']} frames seen, {r['mirrored']} with depth mirrored; "
+                             f"largest move {r['clamped_max_deg']:.0f} deg"})
+    return rows
+
+
+def _ours(video: Path) -> tuple:
+    """(frames/s with hands, frames/s body only, the hand track, the video, the 2D capture) for one whole
+    capture each, best of REPEATS."""
     from ..detector.backends import PoseNets
     from ..detector.capture2d import capture_2d
     from ..detector.hands import HandNets, capture_hands
@@ -63,7 +85,7 @@ def _ours(video: Path) -> tuple[float, float, object]:
     info = probe(video)
     warm = capture_2d(nets, info, 0, 10)
     capture_hands(hand_nets, info, 0, warm.joints2d, warm.valid)
-    with_hands, body_only, track = 0.0, 0.0, None
+    with_hands, body_only, track, cap = 0.0, 0.0, None, None
     for _ in range(REPEATS):
         t = time.perf_counter()
         cap = capture_2d(nets, info)
@@ -72,7 +94,7 @@ def _ours(video: Path) -> tuple[float, float, object]:
         whole = time.perf_counter() - t
         body_only = max(body_only, info.frame_count / body)
         with_hands = max(with_hands, info.frame_count / whole)
-    return with_hands, body_only, track
+    return with_hands, body_only, track, info, cap
 
 
 def _peer(python: str, video: Path) -> tuple[float, np.ndarray] | str:
@@ -107,11 +129,12 @@ def run() -> list[dict]:
     peer = _peer_python()
     rows: list[dict] = []
     for video in [v for v in VIDEOS if v.exists()]:
-        with_hands, body_only, track = _ours(video)
+        with_hands, body_only, track, info, cap = _ours(video)
         rows.append({"name": f"2D capture + hands, CPU ({video.name})", "value": with_hands, "unit": "frames/s",
                      "note": f"decode, scan, tracking, hand pass; best of {REPEATS}"})
         rows.append({"name": f"2D capture, body only ({video.name})", "value": body_only, "unit": "frames/s",
                      "note": "same runs, before the hand pass"})
+        rows += _finger_rows(video, info, cap, track)
         if not peer:
             rows.append({"name": "peer: not installed", "value": float("nan"), "unit": "",
                          "note": "set MONOCAP_PEER_PYTHON or make .venv-peer"})
