@@ -165,7 +165,7 @@ def _capture_hands(hands: bool | None, paths, device, info, first: int, joints2d
                           f"{hd.MIN_HAND_PIXELS} px they need to be seen (--hands captures them anyway)")
     if not hands:
         return {}
-    nets = hd.HandNets(paths["hand_recrop"], paths["hand_landmark_full"], device=device)
+    nets = hd.HandNets(paths["hand_recrop"], paths["hand_landmark_full"], paths["palm_detection_full"], device=device)
     track = hd.capture_hands(nets, info, first, joints2d, valid, progress=progress)
     seen = track.valid.mean(axis=0) if len(valid) else np.zeros(2)
     progress.info(f"hands seen in {100 * seen[0]:.0f} % (left) and {100 * seen[1]:.0f} % (right) of the frames")

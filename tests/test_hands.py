@@ -38,8 +38,11 @@ def clip(shared_data, model_paths):
     nets = PoseNets(model_paths["pose_detection"], model_paths["pose_landmark_full"], device="cpu")
     cap = capture_2d(nets, info, 0, 40)
     frames = [f for _, f in iter_frames(info, 0, 40)]
-    hand_nets = hd.HandNets(model_paths["hand_recrop"], model_paths["hand_landmark_full"], device="cpu")
+    hand_nets = hd.HandNets(model_paths["hand_recrop"], model_paths["hand_landmark_full"],
+                            model_paths["palm_detection_full"], device="cpu")
     track = hd.capture_hands(hand_nets, info, 0, cap.joints2d, cap.valid)
+    body_only = hd.HandNets(model_paths["hand_recrop"], model_paths["hand_landmark_full"], device="cpu")
+    without_palm = hd.capture_hands(body_only, info, 0, cap.joints2d, cap.valid)
     rois = []
     for k in range(0, 40, 4):
         for side in hd.SIDES:
@@ -49,7 +52,8 @@ def clip(shared_data, model_paths):
     align = LiteRTModel(model_paths["hand_recrop"])(recrop_in)[0].reshape(-1, 2, 2)
     hand_rois = [hd.roi_from_recrop(hd._to_image(a, roi, hd.RECROP_SIZE)) for a, (_, roi) in zip(align, rois)]
     hand_in = np.stack([bp.landmark_input(frames[k], roi, hd.HAND_SIZE) for (k, _), roi in zip(rois, hand_rois)])
-    return {"info": info, "cap": cap, "frames": frames, "track": track, "recrop_in": recrop_in, "hand_in": hand_in}
+    return {"info": info, "cap": cap, "frames": frames, "track": track, "recrop_in": recrop_in, "hand_in": hand_in,
+            "without_palm": without_palm}
 
 
 # -- the graphs ---------------------------------------------------------------------------------------------
@@ -100,6 +104,42 @@ def test_hands_are_found_on_the_hands_of_the_body(clip):
         assert np.median(gap) < 0.5 * size, (side, np.median(gap), size)
         assert (track.points2d[seen, s, :, 2] >= hd.PRESENCE_THRESHOLD).all()
     assert not track.points2d[~track.valid].any()  # nothing guessed where a hand was not seen
+
+
+def test_the_palm_detector_finds_hands_the_body_box_missed(clip):
+    """Step 4: where the box from the body's keypoints holds no hand, a palm found near that wrist gives one."""
+    track, before, cap = clip["track"], clip["without_palm"], clip["cap"]
+    assert (track.valid >= before.valid).all()  # hands found from the body's box are found as before
+    np.testing.assert_array_equal(track.points2d[before.valid], before.points2d[before.valid])
+    extra = track.valid & ~before.valid
+    print(f"palm detector: {int(extra.sum())} more hands in {extra.shape[0]} frames "
+          f"({before.valid.mean(0).round(2)} -> {track.valid.mean(0).round(2)})")
+    assert extra.sum() >= 3
+    for k, s in np.argwhere(extra):
+        own = cap.joints2d[k, hd.BODY_HAND_POINTS[hd.SIDES[s]][0], :2]
+        other = cap.joints2d[k, hd.BODY_HAND_POINTS[hd.SIDES[1 - s]][0], :2]
+        wrist = track.points2d[k, s, 0, :2]
+        assert np.hypot(*(wrist - own)) < np.hypot(*(wrist - other))
+
+
+def test_palm_decoding_matches_the_anchor_layout(model_paths, clip):
+    """The palm detector's boxes on a window around a found hand: one palm, on that hand."""
+    track, frames = clip["track"], clip["frames"]
+    k, s = np.argwhere(track.valid)[0]
+    pts = track.points2d[k, s, :, :2]
+    centre = pts.mean(0)
+    side = 3.0 * np.ptp(pts, axis=0).max()
+    window = bp.Roi(float(centre[0]), float(centre[1]), float(side), 0.0)
+    x = bp.landmark_input(frames[k], window, hd.PALM_SIZE)[None]
+    boxes, scores = LiteRTModel(model_paths["palm_detection_full"])(x)
+    palms = hd.palms_in_window(boxes[0], scores[0].reshape(-1), window)
+    assert palms, "no palm found on a hand the landmark graph reads"
+    best = max(palms, key=lambda p: p.score)
+    # the palm's wrist keypoint near the hand's wrist, its middle knuckle near the hand's (within a third of
+    # the hand's size)
+    size = np.ptp(pts, axis=0).max()
+    assert np.hypot(*(best.keypoints[0] - pts[0])) < size / 3
+    assert np.hypot(*(best.keypoints[2] - pts[9])) < size / 3
 
 
 def _shrunk_copy(src: Path, out: Path, factor: int, frames: int) -> None:

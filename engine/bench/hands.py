@@ -81,7 +81,7 @@ def _ours(video: Path) -> tuple:
 
     p = ensure_models()
     nets = PoseNets(p["pose_detection"], p["pose_landmark_full"], device="cpu")
-    hand_nets = HandNets(p["hand_recrop"], p["hand_landmark_full"], device="cpu")
+    hand_nets = HandNets(p["hand_recrop"], p["hand_landmark_full"], p["palm_detection_full"], device="cpu")
     info = probe(video)
     warm = capture_2d(nets, info, 0, 10)
     capture_hands(hand_nets, info, 0, warm.joints2d, warm.valid)

@@ -34,13 +34,13 @@ KEYPOINT_NAMES = (
 )
 
 
-def make_anchors() -> np.ndarray:
-    """SSD anchor centres for the 224x224 detector: (2254, 2) normalised x, y.
+def make_anchors(strides: tuple[int, ...] = (8, 16, 32, 32, 32), size: int = DETECTOR_SIZE) -> np.ndarray:
+    """SSD anchor centres for a square detector input: (N, 2) normalised x, y (2254 for the 224 pose
+    detector's strides; the palm detector's 8, 16, 16, 16 at 192 give 2016).
 
     Layers with the same stride share one feature map, so the three stride-32 layers give six anchors
     per cell. All anchors have unit size (fixed_anchor_size), so only the centres matter.
     """
-    strides = [8, 16, 32, 32, 32]
     centres = []
     i = 0
     while i < len(strides):
@@ -48,7 +48,7 @@ def make_anchors() -> np.ndarray:
         while j < len(strides) and strides[j] == strides[i]:
             j += 1
         per_cell = 2 * (j - i)
-        fm = int(np.ceil(DETECTOR_SIZE / strides[i]))
+        fm = int(np.ceil(size / strides[i]))
         ys, xs = np.meshgrid((np.arange(fm) + 0.5) / fm, (np.arange(fm) + 0.5) / fm, indexing="ij")
         cell = np.stack([xs.ravel(), ys.ravel()], axis=1)
         centres.append(np.repeat(cell, per_cell, axis=0))

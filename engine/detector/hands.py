@@ -10,6 +10,12 @@ The path is MediaPipe Holistic's (numbers from its published graph configs, holi
 3. `hand_landmark_full` (224x224 crop, RGB in [0, 1]) answers 21 points (x, y in crop pixels, z in the same
    scale, relative to the wrist), the hand's presence, its handedness and 21 metric points (metres, centred
    on the hand).
+4. Where that finds no hand but the body sees the wrist, the palm detector (MediaPipe Hands' first stage,
+   `palm_detection_full`) looks in a square window around the body's hand box (four hand lengths wide, so
+   the palm is seen larger than in the whole frame); the palm nearest the body's wrist gives a hand ROI (centred on
+   the palm box, side 2.6x its longer edge, turned so wrist -> middle knuckle points up, shifted half a box
+   towards the fingers; MediaPipe's palm_detection_detection_to_roi) and the landmark graph reads it again.
+   A hand found this way must lie nearer its own side's body wrist than the other's.
 Each frame is done on its own (no ROI carried from the previous frame), so the crops of many frames go
 through the networks in one batch. A hand whose wrist the body graph does not see, or whose presence is
 below PRESENCE_THRESHOLD, is marked invalid for that frame: never guessed.
@@ -38,6 +44,12 @@ PRESENCE_THRESHOLD = 0.5
 POSE_ROI_SCALE = 2.7
 ROI_SHIFT = 0.1  # of the side, towards the fingers
 BATCH_FRAMES = 8
+PALM_SIZE = 192
+PALM_ANCHORS = bp.make_anchors((8, 16, 16, 16), PALM_SIZE)
+PALM_SCORE = 0.5
+PALM_WINDOW = 4.0  # the palm search window's side, in hand lengths (step 1's box before its 2.7 scale)
+PALM_ROI_SCALE = 2.6
+PALM_ROI_SHIFT = 0.5
 # `--hands` auto: hands are captured when the median hand (twice the wrist to middle-finger distance the
 # body keypoints give) spans at least this many pixels; below, the 224-pixel crop blows up a blur.
 # On the pose2sim views hands span about 70 px (10th percentile 35).
@@ -82,6 +94,34 @@ def roi_from_recrop(points: np.ndarray) -> bp.Roi:
     return _turned_roi(centre, scale, side, -np.pi / 2, ROI_SHIFT)
 
 
+def palms_in_window(raw_boxes: np.ndarray, raw_scores: np.ndarray, window: bp.Roi) -> list[bp.Detection]:
+    """The palm detector's answer for one window (2016, 18), (2016,) -> palms in image pixels (box, and 7
+    keypoints: 0 the wrist, 2 the middle finger's knuckle), after weighted non-max suppression."""
+    scores = bp.sigmoid(raw_scores.reshape(-1).astype(np.float64))
+    keep = np.nonzero(scores >= PALM_SCORE)[0]
+    if keep.size == 0:
+        return []
+    raw = raw_boxes[keep].astype(np.float64)
+    anchors = PALM_ANCHORS[keep].astype(np.float64) * PALM_SIZE
+    cx, cy = raw[:, 0] + anchors[:, 0], raw[:, 1] + anchors[:, 1]
+    corners = np.stack([cx - raw[:, 2] / 2, cy - raw[:, 3] / 2, cx + raw[:, 2] / 2, cy + raw[:, 3] / 2], 1)
+    kps = raw[:, 4:18].reshape(-1, 7, 2) + anchors[:, None, :]
+    # window pixels -> image pixels (the window is axis-aligned: a scale and a shift)
+    boxes = _to_image(corners.reshape(-1, 2), window, PALM_SIZE).reshape(-1, 4)
+    kps = _to_image(kps.reshape(-1, 2), window, PALM_SIZE).reshape(-1, 7, 2)
+    return bp.weighted_nms(scores[keep], boxes, kps)
+
+
+def roi_from_palm(palm: bp.Detection) -> bp.Roi:
+    """A hand ROI from a palm detection (image pixels)."""
+    x0, y0, x1, y1 = palm.raw_box
+    side = max(x1 - x0, y1 - y0)
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    roi = _turned_roi(centre, centre + (palm.keypoints[2] - palm.keypoints[0]), side, np.pi / 2, PALM_ROI_SHIFT)
+    roi.size *= PALM_ROI_SCALE
+    return roi
+
+
 def _to_image(points: np.ndarray, roi: bp.Roi, size: int) -> np.ndarray:
     """(K, 2) crop pixels of an input of `size` -> image pixels."""
     m = bp.roi_matrix(roi, size)
@@ -106,7 +146,8 @@ class HandNets:
     Runtime, then our torch interpreter. On CUDA our interpreter runs them in batches.
     """
 
-    def __init__(self, recrop: Path, landmarks: Path, device: str = "auto", threads: int = 1) -> None:
+    def __init__(self, recrop: Path, landmarks: Path, palm: Path | None = None, device: str = "auto",
+                 threads: int = 1) -> None:
         self.device = resolve_device(device)
         if self.device == "cuda":
             runtime = "torch"
@@ -118,6 +159,8 @@ class HandNets:
         self.runtime = runtime
         self._recrop = load_graph(recrop, runtime, self.device, threads)
         self._landmarks = load_graph(landmarks, runtime, self.device, threads)
+        self._palm = load_graph(palm, runtime, self.device, threads) if palm is not None else None
+        self.has_palm = self._palm is not None
         self._lock = threading.Lock()  # a LiteRT interpreter or a CUDA graph is entered by one thread at a time
 
     def recrop(self, x: np.ndarray) -> np.ndarray:
@@ -125,6 +168,12 @@ class HandNets:
         with self._lock:
             out = run_graph(self._recrop, self.runtime, self.device, x)
         return out[0].reshape(len(x), 2, 2)
+
+    def palms(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x: (N, 192, 192, 3) in [0, 1] -> raw boxes (N, 2016, 18), raw score logits (N, 2016)."""
+        with self._lock:
+            boxes, scores = run_graph(self._palm, self.runtime, self.device, x)
+        return boxes, scores.reshape(len(x), -1)
 
     def landmarks(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """x: (N, 224, 224, 3) in [0, 1] -> points (N, 21, 3) crop pixels, presence (N,), handedness (N,)
@@ -185,6 +234,13 @@ def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray
     rois = [roi_from_recrop(_to_image(a, roi, RECROP_SIZE)) for a, (_, _, roi) in zip(align, jobs)]
     crops = np.stack([bp.landmark_input(frames[k], roi, HAND_SIZE) for (k, _, _), roi in zip(jobs, rois)])
     pts, presence, handed, world = nets.landmarks(crops)
+    found = presence >= PRESENCE_THRESHOLD
+    if nets.has_palm and not found.all():
+        retry = _palm_retry(nets, frames, body2d, [(jobs[j], rois[j]) for j in np.flatnonzero(~found)])
+        for j, (roi, got) in zip(np.flatnonzero(~found), retry):
+            if got is not None:
+                rois[j] = roi
+                pts[j], presence[j], handed[j], world[j] = got
     for j, ((k, s, _), roi) in enumerate(zip(jobs, rois)):
         if presence[j] < PRESENCE_THRESHOLD:
             continue
@@ -197,6 +253,37 @@ def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray
         out.points3d[k, s, :, 2] = world[j, :, 2]
         out.handedness[k, s] = handed[j]
         out.valid[k, s] = True
+    return out
+
+
+def _palm_retry(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray, failed: list) -> list:
+    """Step 4 for the hands the body's box missed: [((k, s, body ROI), hand ROI), ...] -> per hand (ROI,
+    (points, presence, handedness, metric points)) of a hand found near its own wrist, or (None, None)."""
+    windows = [bp.Roi(roi.cx, roi.cy, roi.size / POSE_ROI_SCALE * PALM_WINDOW, 0.0)
+               for (_, _, roi), _ in failed]
+    crops = np.stack([bp.landmark_input(frames[k], w, PALM_SIZE) for ((k, _, _), _), w in zip(failed, windows)])
+    boxes, scores = nets.palms(crops)
+    chosen = []
+    for i, (((k, s, _), _), window) in enumerate(zip(failed, windows)):
+        own, other = (body2d[k, BODY_HAND_POINTS[side][0], :2] for side in (SIDES[s], SIDES[1 - s]))
+        palms = palms_in_window(boxes[i], scores[i], window)
+        palms = [p for p in palms if np.hypot(*(p.keypoints[0] - own)) < np.hypot(*(p.keypoints[0] - other))]
+        best = min(palms, key=lambda p: np.hypot(*(p.keypoints[0] - own)), default=None)
+        chosen.append(roi_from_palm(best) if best is not None else None)
+    todo = [i for i, r in enumerate(chosen) if r is not None]
+    out: list = [(None, None)] * len(failed)
+    if not todo:
+        return out
+    crops = np.stack([bp.landmark_input(frames[failed[i][0][0]], chosen[i], HAND_SIZE) for i in todo])
+    pts, presence, handed, world = nets.landmarks(crops)
+    for n, i in enumerate(todo):
+        if presence[n] < PRESENCE_THRESHOLD:
+            continue
+        (k, s, _), _ = failed[i]
+        wrist = _to_image(pts[n, :1, :2], chosen[i], HAND_SIZE)[0]
+        own, other = (body2d[k, BODY_HAND_POINTS[side][0], :2] for side in (SIDES[s], SIDES[1 - s]))
+        if np.hypot(*(wrist - own)) < np.hypot(*(wrist - other)):
+            out[i] = (chosen[i], (pts[n], presence[n], handed[n], world[n]))
     return out
 
 
