@@ -40,6 +40,7 @@ SIDES = ("left", "right")  # the person's own left and right, as the body keypoi
 # BlazePose body keypoints of each side's hand: wrist, pinky, index (thumb is not used for the ROI).
 BODY_HAND_POINTS = {"left": (15, 17, 19), "right": (16, 18, 20)}
 WRIST_VISIBILITY = 0.1  # Holistic's gate: no hand search where the body graph does not see the wrist
+PALM_WRIST_VISIBILITY = 0.5  # the palm detector (step 4) only looks where the body sees the wrist clearly
 PRESENCE_THRESHOLD = 0.5
 POSE_ROI_SCALE = 2.7
 ROI_SHIFT = 0.1  # of the side, towards the fingers
@@ -147,8 +148,12 @@ class HandNets:
     """
 
     def __init__(self, recrop: Path, landmarks: Path, palm: Path | None = None, device: str = "auto",
-                 threads: int = 1) -> None:
+                 threads: int | None = None) -> None:
+        import os
+
         self.device = resolve_device(device)
+        # the hand pass runs alone (after the body's), decoding inline: every core to the networks
+        threads = threads or max(1, min(4, os.cpu_count() or 1))
         if self.device == "cuda":
             runtime = "torch"
         else:
@@ -235,9 +240,11 @@ def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray
     crops = np.stack([bp.landmark_input(frames[k], roi, HAND_SIZE) for (k, _, _), roi in zip(jobs, rois)])
     pts, presence, handed, world = nets.landmarks(crops)
     found = presence >= PRESENCE_THRESHOLD
-    if nets.has_palm and not found.all():
-        retry = _palm_retry(nets, frames, body2d, [(jobs[j], rois[j]) for j in np.flatnonzero(~found)])
-        for j, (roi, got) in zip(np.flatnonzero(~found), retry):
+    retry_at = [j for j in np.flatnonzero(~found)
+                if body2d[jobs[j][0], BODY_HAND_POINTS[SIDES[jobs[j][1]]][0], 2] >= PALM_WRIST_VISIBILITY]
+    if nets.has_palm and retry_at:
+        retry = _palm_retry(nets, frames, body2d, [(jobs[j], rois[j]) for j in retry_at])
+        for j, (roi, got) in zip(retry_at, retry):
             if got is not None:
                 rois[j] = roi
                 pts[j], presence[j], handed[j], world[j] = got
