@@ -300,6 +300,7 @@ def capture_hands(nets: HandNets, info, first: int, body2d: np.ndarray, body_val
     """Both hands of the followed person over frames first..first+T-1 of the video, in a pass of its own
     over the frames (as the overlay is drawn): body2d (T, 33, 3) and body_valid (T,) from the 2D capture."""
     from ..video import iter_frames
+    from .capture2d import _threaded
 
     T = len(body_valid)
     result = empty_hands(T)
@@ -320,7 +321,8 @@ def capture_hands(nets: HandNets, info, first: int, body2d: np.ndarray, body_val
 
     # frames without a body are only grabbed: no hand is looked for there
     skip = (lambda i: not body_valid[i - first]) if T else None
-    for _, frame in iter_frames(info, first, first + T, grab_only=skip, on_warning=warn):
+    # decoding in a thread of its own overlaps the networks
+    for _, frame in _threaded(iter_frames(info, first, first + T, grab_only=skip, on_warning=warn)):
         batch.append(frame)
         if len(batch) == BATCH_FRAMES:
             flush()
