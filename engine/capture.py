@@ -42,7 +42,7 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | str | 
                 bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
                 backend: str = "auto", models_dir: str | None = None,
                 progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True,
-                fps: float | None = None) -> list[dict]:
+                fps: float | None = None, hands: bool | None = None) -> list[dict]:
     """Capture takes from `video` and write them. Returns the take dicts, one per person.
 
     person: None (auto: the most prominent person) or N: one take, written to `out` (and `bvh`, `vmd`);
@@ -52,6 +52,8 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | str | 
     take's `swapped` records the frames changed (all 0 when False). The overlay, when asked for, is drawn
     afterwards from the takes' 2D in a pass of its own over the frames.
     fps: the video's frame rate, overriding what the file says (`video.probe`).
+    hands: capture both hands' 21 keypoints of every person captured (`detector.hands`); None (auto) does when
+    the hands are large enough in the frame to be seen (`detector.hands.MIN_HAND_PIXELS`).
 
     Every output path is checked before the video is opened (BadInput, nothing written), and the outputs are
     written together at the end (`fileio.staged_outputs`): an error or a signal leaves none of them and no
@@ -90,11 +92,11 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | str | 
     paths = ensure_models(models_dir, progress=progress)
     with staged_outputs():
         return _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backend, progress, lift,
-                        fix_swaps, info, first, stop, paths)
+                        fix_swaps, info, first, stop, paths, hands)
 
 
 def _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps,
-             info, first, stop, paths) -> list[dict]:
+             info, first, stop, paths, hands) -> list[dict]:
     from .detector.backends import PoseNets
     from .detector.capture2d import capture_2d
     from .detector.swaps import exchange_sides, undo_swaps
@@ -134,10 +136,12 @@ def _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backen
             })
             progress.info(f"person {p.number} of {len(cap.tracks)} track(s); "
                           f"seen in {int(p.valid.sum())}/{len(p.valid)} frames")
+        _capture_hands(takes, hands, paths, device, info, cap.first_frame, progress)
         if writer is not None:
             draw_take_frames(writer, info, cap.first_frame, [t["joints2d"] for t in takes],
                              [t["valid"] for t in takes], [t["swapped"] for t in takes], numbers=numbers,
-                             progress=progress, warn=progress.warning)
+                             hands=[(t["hands2d"], t["hands_valid"]) for t in takes] if "hands2d" in takes[0]
+                             else None, progress=progress, warn=progress.warning)
     except BaseException:
         if writer is not None:
             writer.close(keep=False)
@@ -183,8 +187,50 @@ def lift_takes(takes: list[dict], progress: Progress | None = None) -> None:
     if not lifted:
         raise BadInput("no frame with a detected person: nothing to lift")
     size = tuple(int(x) for x in ref["image_size"])
+    fps = float(ref["fps"])
     progress("lift", 0, 1)
-    for t, fields in zip(lifted, complete_takes([(t["joints2d"], t["valid"]) for t in lifted], size,
-                                                float(ref["fps"]))):
+    bodies, camera_rotation = complete_takes([(t["joints2d"], t["valid"]) for t in lifted], size, fps,
+                                             with_camera=True)
+    for t, fields in zip(lifted, bodies):
         t.update(fields)
+        if "hands3d" in t:
+            _add_fingers(t, camera_rotation, fps, progress)
     progress("lift", 1, 1)
+
+
+def _add_fingers(take: dict, camera_rotation: np.ndarray, fps: float, progress: Progress) -> None:
+    """The finger joints solved from the take's hand points (`motion.fingers`), in place, and a line per hand
+    on what the solve had to correct."""
+    from .motion.fingers import finger_fields
+
+    fields, report = finger_fields(take, take["hands3d"], take["hands_valid"], camera_rotation, fps)
+    take.update(fields)
+    for side, r in report.items():
+        if r["frames"]:
+            progress.info(f"person {int(take.get('person', 0))}, fingers {side}: depth mirrored in {r['mirrored']} "
+                          f"of {r['frames']} frames; {100 * r['clamped_share']:.1f} % of the measured finger "
+                          f"directions moved over 10 deg to within anatomical limits "
+                          f"(at most {r['clamped_max_deg']:.0f} deg)")
+
+
+def _capture_hands(takes: list[dict], hands: bool | None, paths, device, info, first: int,
+                   progress: Progress) -> None:
+    """Add the hand fields to the 2D takes, in place (nothing when hands are off or too small in the frame),
+    everyone's hands in one pass over the frames; one line per person on how much of the clip had them."""
+    from .detector import hands as hd
+
+    bodies = [(t["joints2d"], np.asarray(t["valid"], bool)) for t in takes]
+    if hands is None:
+        size = hd.hand_size_pixels(np.concatenate([b for b, _ in bodies]), np.concatenate([v for _, v in bodies]))
+        hands = size >= hd.MIN_HAND_PIXELS
+        if not hands:
+            progress.info(f"hands not captured: about {size:.0f} px in the frame, below the "
+                          f"{hd.MIN_HAND_PIXELS} px they need to be seen (--hands captures them anyway)")
+    if not hands:
+        return
+    nets = hd.HandNets(paths["hand_recrop"], paths["hand_landmark_full"], paths["palm_detection_full"], device=device)
+    for take, track in zip(takes, hd.capture_hands(nets, info, first, bodies, progress=progress)):
+        take.update({"hands2d": track.points2d, "hands_valid": track.valid, "hands3d": track.points3d})
+        seen = track.valid.mean(axis=0) if track.valid.size else np.zeros(2)
+        progress.info(f"person {int(take['person'])}: hands seen in {100 * seen[0]:.0f} % (left) and "
+                      f"{100 * seen[1]:.0f} % (right) of the frames")

@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--vmd", default=None, metavar="OUT.vmd", help="also write an MMD motion for the rig --rig")
     c.add_argument("--rig", default=None, metavar="MODEL.pmx", help="the PMX model the VMD is made for")
     c.add_argument("--no-lift", action="store_true", help="stop after 2D (the take holds no 3D fields)")
+    c.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
+                   help="capture both hands' 21 keypoints (default: when the hands span at least 24 px)")
     c.add_argument("--models-dir", default=None, help="model cache (default: $MONOCAP_MODELS_DIR or the user cache)")
     c.add_argument("--progress", default="text", choices=["text", "jsonl", "none"],
                    help="progress on stderr as text, or JSON lines on stdout (the add-on's protocol)")
@@ -180,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                     takes = run_capture(args.video, args.output, device=args.device, person=args.person,
                                         start=args.start, end=args.end, overlay=args.overlay, bvh=args.bvh,
                                         vmd=args.vmd, rig=args.rig, backend=args.backend, models_dir=args.models_dir,
-                                        progress=progress, lift=not args.no_lift, fps=args.fps)
+                                        progress=progress, lift=not args.no_lift, fps=args.fps,
+                                        hands=args.hands)
                     finished.append(0)
                     if takes[0].get("people") is not None:  # one take per person: each named; the first is the result
                         paths = list(person_paths(args.output, [int(t["person"]) for t in takes]).values())

@@ -1,7 +1,7 @@
-"""The BlazePose model files: where they live, how they are fetched and verified.
+"""The BlazePose and hand model files: where they live, how they are fetched and verified.
 
-The two graphs come from the `mediapipe` wheel on the package registry (Apache-2.0). `fetch_models` asks pip
-to download that wheel (never to install it), pulls the two `.tflite` files out of it with `zipfile`, checks
+The graphs come from the `mediapipe` wheel on the package registry (Apache-2.0). `fetch_models` asks pip
+to download that wheel (never to install it), pulls the `.tflite` files out of it with `zipfile`, checks
 their SHA-256 and writes them atomically into the model cache. Nothing is downloaded when the files are
 already there with the right hash.
 """
@@ -35,6 +35,20 @@ MODEL_FILES: dict[str, tuple[str, str]] = {
     "pose_landmark_full": (
         "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
         "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+    ),
+    # The hands (MediaPipe Hands / Holistic): palm detector, 21-point hand landmarks, and the Holistic
+    # re-crop network that refines a hand box guessed from the body's wrist, index, pinky and thumb.
+    "palm_detection_full": (
+        "mediapipe/modules/palm_detection/palm_detection_full.tflite",
+        "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54",
+    ),
+    "hand_landmark_full": (
+        "mediapipe/modules/hand_landmark/hand_landmark_full.tflite",
+        "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
+    ),
+    "hand_recrop": (
+        "mediapipe/modules/holistic_landmark/hand_recrop.tflite",
+        "67d996ce96f9d36fe17d2693022c6da93168026ab2f028f9e2365398d8ac7d5d",
     ),
 }
 
@@ -105,7 +119,7 @@ def _download_wheel(dest: Path) -> Path:
 
 
 def fetch_models(models_dir: str | os.PathLike | None = None, progress: Progress | None = None) -> dict[str, Path]:
-    """Make sure both model files are in the cache with the pinned SHA-256; return name -> path.
+    """Make sure every model file is in the cache with the pinned SHA-256; return name -> path.
 
     Idempotent: when every file is present and verified nothing is downloaded. A file with a wrong hash
     (damaged, truncated) is replaced. Raises ModelError when pip fails or the wheel's files do not match.

@@ -70,6 +70,7 @@ def swap_label(flags: int) -> str:
 
 def draw_take_frames(writer, info, first: int, joints2d: list[np.ndarray], valid: list[np.ndarray],
                      swapped: list[np.ndarray] | None = None, numbers: list[int] | None = None,
+                     hands: list[tuple[np.ndarray, np.ndarray]] | None = None,
                      progress: Callable[[str, int, int], None] | None = None,
                      warn: Callable[[str], None] | None = None) -> None:
     """Write the video frames first..first+T-1 to `writer` with every person's 2D drawn on them: the
@@ -77,7 +78,8 @@ def draw_take_frames(writer, info, first: int, joints2d: list[np.ndarray], valid
 
     writer: `video.OverlayWriter`; info: `video.VideoInfo`; per person: joints2d (T, 33, 3) pixels and
     confidence, valid (T,) bool, swapped (T,) uint8 flags (`detector.swaps`, named under the frame number
-    where set); numbers: the people's numbers (default 0, 1, ...).
+    where set); numbers: the people's numbers (default 0, 1, ...); hands: per person the take's hands2d
+    (T, 2, 21, 3) and hands_valid (T, 2), drawn where seen.
     """
     from .video import iter_frames
 
@@ -93,6 +95,10 @@ def draw_take_frames(writer, info, first: int, joints2d: list[np.ndarray], valid
                 points = np.zeros((33, 4), np.float32)
                 points[:, :2], points[:, 3] = joints2d[p][k, :, :2], joints2d[p][k, :, 2]
                 draw_skeleton(frame, points, number=number)
+            if hands is not None:
+                for h in range(2):
+                    if hands[p][1][k, h]:
+                        draw_hand(frame, hands[p][0][k, h, :, :2], LEFT if h == 0 else RIGHT)
             if swapped is not None and swapped[p][k]:
                 label += f"  {number}: " + swap_label(int(swapped[p][k]))
         if not any(v[k] for v in valid):
@@ -100,6 +106,25 @@ def draw_take_frames(writer, info, first: int, joints2d: list[np.ndarray], valid
         writer.write(_label(frame, label))
         if progress:
             progress("overlay", k + 1, T)
+
+
+# the hand's bones: each finger from the wrist (MediaPipe's 21-point order), and the knuckles across the palm
+HAND_BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (9, 10), (10, 11), (11, 12),
+              (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20), (5, 9), (9, 13), (13, 17)]
+
+
+def draw_hand(frame: np.ndarray, points: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """Draw one hand's 21 points (pixels) on a BGR frame in place, thinner than the body."""
+    import cv2
+
+    scale = max(frame.shape[:2]) / 1000.0
+    thick = max(1, int(round(1.5 * scale)))
+    xy = np.round(points).astype(int)
+    for a, b in HAND_BONES:
+        cv2.line(frame, tuple(xy[a]), tuple(xy[b]), colour, thick, cv2.LINE_AA)
+    for q in xy:
+        cv2.circle(frame, tuple(q), thick, (255, 255, 255), -1, cv2.LINE_AA)
+    return frame
 
 
 def _label(frame: np.ndarray, label: str) -> np.ndarray:

@@ -118,3 +118,39 @@ def bone_lengths(positions: np.ndarray) -> np.ndarray:
     d = np.linalg.norm(positions - positions[..., par, :], axis=-1)
     d[..., PARENTS < 0] = 0.0
     return d
+
+
+# -- fingers -------------------------------------------------------------------------------------------------
+# When a capture has hands, the take's skeleton is the body's 27 joints followed by 20 finger joints per hand
+# (left hand first): for each finger three rotating joints and its tip (a point, like ToeTip), under Hand_L /
+# Hand_R. The lifter and the body solve never see them. Rest: the T-pose hand, palm down, fingers straight
+# along the arm, thumb forward and out; lengths of an adult hand (index finger 8.6 cm from knuckle to tip),
+# replaced by the subject's own in a take (`motion.fingers`).
+FINGERS = ("Thumb", "Index", "Middle", "Ring", "Little")
+# the hand graph's 21 points (`detector.hands.HAND_POINT_NAMES`) each finger joint sits on: joints 1, 2, 3, tip
+FINGER_POINTS = {"Thumb": (1, 2, 3, 4), "Index": (5, 6, 7, 8), "Middle": (9, 10, 11, 12),
+                 "Ring": (13, 14, 15, 16), "Little": (17, 18, 19, 20)}
+_FINGER_REST_LEFT = {  # offset of each finger joint from its parent (the wrist, then the previous joint)
+    "Thumb": ((0.030, -0.012, 0.022), (0.032, 0.0, 0.022), (0.028, 0.0, 0.014), (0.025, 0.0, 0.008)),
+    "Index": ((0.092, 0.0, 0.024), (0.040, 0.0, 0.0), (0.024, 0.0, 0.0), (0.022, 0.0, 0.0)),
+    "Middle": ((0.095, 0.0, 0.004), (0.044, 0.0, 0.0), (0.027, 0.0, 0.0), (0.024, 0.0, 0.0)),
+    "Ring": ((0.088, 0.0, -0.016), (0.040, 0.0, 0.0), (0.026, 0.0, 0.0), (0.023, 0.0, 0.0)),
+    "Little": ((0.080, 0.0, -0.034), (0.032, 0.0, 0.0), (0.019, 0.0, 0.0), (0.021, 0.0, 0.0)),
+}
+FINGER_JOINT_NAMES: list[str] = [f"{f}{k}_{s}" for s in ("L", "R") for f in FINGERS for k in ("1", "2", "3", "Tip")]
+HAND_SKELETON_NAMES: list[str] = JOINT_NAMES + FINGER_JOINT_NAMES
+HAND_INDEX: dict[str, int] = {n: i for i, n in enumerate(HAND_SKELETON_NAMES)}
+
+
+def _hand_skeleton() -> tuple[np.ndarray, np.ndarray]:
+    parents = list(PARENTS)
+    rest = list(REST_OFFSETS)
+    for s, sign in (("L", 1.0), ("R", -1.0)):
+        for f in FINGERS:
+            for k, (x, y, z) in enumerate(_FINGER_REST_LEFT[f]):
+                parents.append(INDEX["Hand_" + s] if k == 0 else len(parents) - 1)
+                rest.append((sign * x, y, z))
+    return np.array(parents, dtype=np.int64), np.array(rest, dtype=np.float64)
+
+
+HAND_SKELETON_PARENTS, HAND_SKELETON_REST = _hand_skeleton()

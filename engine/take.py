@@ -12,6 +12,11 @@ Since 1.2: people (P,) int32, in the takes of a capture of several people (`--pe
 file per person, STEM_pN.npz): the numbers of everyone captured together. Those takes share one world
 frame (one camera, one floor; the origin under the first person's first valid frame), so their root
 trajectories keep the people's spacing. `person` is the take's own number (tracks ranked by prominence).
+Also since 1.2: hands2d (T,2,21,3) both hands' 21 keypoints (index 0 the person's left hand, 1 the right;
+points in `detector.hands.HAND_POINT_NAMES` order) in pixels with the hand's presence score; hands_valid (T,2)
+bool; hands3d (T,2,21,3) the hand graph's metric points (metres, centred on the hand, camera axes). Absent when
+hands were not captured (`--no-hands`, or too small in the frame); a lifted take with hands has the 67-joint
+skeleton (`skeleton.HAND_SKELETON_NAMES`).
 
 Minor versions add fields; a reader reads every 1.x take, and one that needs a newer field checks for it.
 """
@@ -64,8 +69,12 @@ _FIELDS: dict[str, tuple[str, tuple]] = {
     "joints3d": ("f", ("T", "J", 3)),
     "rotations": ("f", ("T", "J", 4)),
     "contacts": ("biu", ("T", 4)),
+    "hands2d": ("f", ("T", 2, 21, 3)),
+    "hands_valid": ("biu", ("T", 2)),
+    "hands3d": ("f", ("T", 2, 21, 3)),
 }
-_FINITE = ("rest_offsets", "joints3d", "rotations")  # NaN here would bake as a silent zero rotation
+# NaN here would bake as a silent zero rotation or a hand point at the origin
+_FINITE = ("rest_offsets", "joints3d", "rotations", "hands2d", "hands3d")
 _MAX_MEMBERS = 256
 _MAX_HEADER = 10_000  # bytes of an .npy header (numpy writes about 128)
 _DEFLATE_RATIO = 1100  # DEFLATE cannot expand more than about 1032:1
@@ -193,8 +202,9 @@ def read_take(path: str | os.PathLike) -> dict:
     take["format_version"] = version
     take["fps"] = float(take["fps"])
     take["valid"] = take["valid"].astype(bool)
-    if "contacts" in take:
-        take["contacts"] = take["contacts"].astype(bool)
+    for key in ("contacts", "hands_valid"):
+        if key in take:
+            take[key] = take[key].astype(bool)
     if "joint_names" in take:
         take["joint_names"] = [str(n) for n in take["joint_names"]]
     return take

@@ -187,12 +187,13 @@ def test_cli_writes_take_and_overlay_with_jsonl_progress(tmp_path, shared_data, 
     assert r.returncode == 0, r.stderr
     msgs = [json.loads(line) for line in r.stdout.splitlines()]
     stages = {m["stage"] for m in msgs if "stage" in m}
-    assert {"scan", "landmarks", "overlay"} <= stages
+    assert {"scan", "landmarks", "hands", "overlay"} <= stages  # hands of ~70 px: captured by default
     assert msgs[-1] == {"result": str(take)}
     t = read_take(take)
     assert t["joints2d"].shape == (30, 33, 3) and t["valid"].all() and t["fps"] == 60.0
     assert t["format_version"] == "1.2" and t["swapped"].shape == (30,) and not t["swapped"].any()
     assert "people" not in t  # one person: a take of its own, as before
+    assert t["hands2d"].shape == (30, 2, 21, 3) and t["hands_valid"].any()
     assert tuple(t["image_size"]) == (1080, 1920)
     out = probe(overlay)
     assert out.frame_count == 30 and (out.width, out.height) == (1080, 1920)

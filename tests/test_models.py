@@ -47,7 +47,7 @@ def fetched(tmp_path_factory) -> Path:
     rec = Recorder()
     paths = fetch_models(str(folder), progress=rec)
     assert {"check", "download", "extract"} <= rec.names()
-    assert ("extract", 2, 2) in rec.stages
+    assert ("extract", len(MODEL_FILES), len(MODEL_FILES)) in rec.stages
     assert set(paths) == set(MODEL_FILES)
     return folder
 
@@ -61,7 +61,9 @@ def test_fetch_writes_verified_files(fetched):
     assert (fetched / "pose_detection.tflite").stat().st_size == 2_959_046
     assert (fetched / "pose_landmark_full.tflite").stat().st_size == 6_440_512
     # Nothing but the two files is left behind (no wheel, no temporary files).
-    assert sorted(p.name for p in fetched.iterdir()) == ["pose_detection.tflite", "pose_landmark_full.tflite"]
+    assert sorted(p.name for p in fetched.iterdir()) == [
+        "hand_landmark_full.tflite", "hand_recrop.tflite", "palm_detection_full.tflite", "pose_detection.tflite",
+        "pose_landmark_full.tflite"]  # and no temporary file left
 
 
 def test_second_fetch_downloads_nothing(fetched, monkeypatch):

@@ -33,6 +33,9 @@ TABLES: dict[str, dict[str, list[str]]] = {
         "UpperLeg_{s}": ["mixamorig:{side}UpLeg"], "LowerLeg_{s}": ["mixamorig:{side}Leg"],
         "Foot_{s}": ["mixamorig:{side}Foot"], "Toes_{s}": ["mixamorig:{side}ToeBase"],
         "ToeTip_{s}": ["mixamorig:{side}Toe_End"],
+        **{f"{f}{k}_{{s}}": [f"mixamorig:{{side}}Hand{m}{k}"]
+           for f, m in (("Thumb", "Thumb"), ("Index", "Index"), ("Middle", "Middle"), ("Ring", "Ring"),
+                        ("Little", "Pinky")) for k in (1, 2, 3)},
     },
     "Rigify": {
         "Hips": ["DEF-spine", "ORG-spine", "spine"], "Spine": ["DEF-spine.001", "ORG-spine.001", "spine.001"],
@@ -47,6 +50,9 @@ TABLES: dict[str, dict[str, list[str]]] = {
         "LowerLeg_{s}": ["DEF-shin.{s}", "ORG-shin.{s}", "shin.{s}"],
         "Foot_{s}": ["DEF-foot.{s}", "ORG-foot.{s}", "foot.{s}"],
         "Toes_{s}": ["DEF-toe.{s}", "ORG-toe.{s}", "toe.{s}"],
+        **{f"{f}{k}_{{s}}": [f"DEF-{r}.0{k}.{{s}}", f"ORG-{r}.0{k}.{{s}}", f"{r}.0{k}.{{s}}"]
+           for f, r in (("Thumb", "thumb"), ("Index", "f_index"), ("Middle", "f_middle"), ("Ring", "f_ring"),
+                        ("Little", "f_pinky")) for k in (1, 2, 3)},
     },
 }
 # Generic names, compared after normalising case, separators and the side marker.
@@ -67,6 +73,12 @@ GENERIC: dict[str, list[str]] = {
     "Toes": ["toes", "toe", "toebase", "ball"],
     "ToeTip": ["toetip", "toeend", "toe_end"],
     "Heel": ["heel"],
+    # fingers: Unreal (index_01_l), VRM/Unity humanoid (LeftIndexProximal), numbered (LeftHandIndex1)
+    **{f"{f}{k}": [name for a in aliases for name in (f"{a}{k}", f"{a}0{k}", f"hand{a}{k}", f"{a}{part}")]
+       for f, aliases in (("Thumb", ("thumb",)), ("Index", ("index", "indexfinger")),
+                          ("Middle", ("middle", "middlefinger")), ("Ring", ("ring", "ringfinger")),
+                          ("Little", ("little", "pinky", "littlefinger")))
+       for k, part in ((1, "proximal"), (2, "intermediate"), (3, "distal"))},
 }
 _SIDE_PATTERNS = [
     re.compile(r"^(?P<side>left|right)[\W_]*(?P<base>.+)$"),

@@ -40,6 +40,38 @@ def _litert_available() -> bool:
     return True
 
 
+def load_graph(path: Path, runtime: str, device: str, threads: int, outputs=None, cuda_graphs: bool = True):
+    """A .tflite graph ready to run on `runtime` (litert, onnx or torch); `outputs` picks graph outputs
+    (ONNX and torch prune the branches that feed only the others)."""
+    if runtime == "litert":
+        from ..tflite_torch.litert_runner import LiteRTModel
+
+        return LiteRTModel(path, num_threads=threads)
+    if runtime == "onnx":
+        from ..tflite_torch.onnx_runner import OnnxModel
+
+        return OnnxModel(path, outputs=outputs, num_threads=threads)
+    from ..tflite_torch import build_module
+
+    module = build_module(path, device=device, outputs=outputs)  # float32 on both devices
+    if device == "cuda" and cuda_graphs:
+        from ..tflite_torch.cuda_graphs import GraphedModule
+
+        return GraphedModule(module)
+    return module
+
+
+def run_graph(model, runtime: str, device: str, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Run a graph from `load_graph` on a batch: numpy (N, H, W, C) in, numpy outputs out."""
+    if runtime != "torch":  # LiteRT, ONNX Runtime: numpy in and out
+        return model(np.ascontiguousarray(x, dtype=np.float32))
+    import torch
+
+    with torch.inference_mode():
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+        return tuple(o.float().cpu().numpy() for o in model(t))
+
+
 class PoseNets:
     """The detector and landmark graphs behind one interface, numpy in and out."""
 
@@ -90,22 +122,7 @@ class PoseNets:
                        else contextlib.nullcontext() for m, rt in ((self._det, det_rt), (self._lm, lm_rt))}
 
     def _load(self, path: Path, runtime: str, threads: int, outputs):
-        if runtime == "litert":
-            from ..tflite_torch.litert_runner import LiteRTModel
-
-            return LiteRTModel(path, num_threads=threads)
-        if runtime == "onnx":
-            from ..tflite_torch.onnx_runner import OnnxModel
-
-            return OnnxModel(path, outputs=outputs, num_threads=threads)
-        from ..tflite_torch import build_module
-
-        module = build_module(path, device=self.device, outputs=outputs)  # float32 on both devices
-        if self.device == "cuda" and self.cuda_graphs:
-            from ..tflite_torch.cuda_graphs import GraphedModule
-
-            return GraphedModule(module)
-        return module
+        return load_graph(path, runtime, self.device, threads, outputs, self.cuda_graphs)
 
     @property
     def parallel_landmarks(self) -> bool:
@@ -129,12 +146,7 @@ class PoseNets:
             return self._run_unlocked(model, x)
 
     def _run_unlocked(self, model, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        if self._runtime_of[id(model)] != "torch":  # LiteRT, ONNX Runtime: numpy in and out
-            return model(np.ascontiguousarray(x, dtype=np.float32))
-        torch = self._torch
-        with torch.inference_mode():
-            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
-            return tuple(o.float().cpu().numpy() for o in model(t))
+        return run_graph(model, self._runtime_of[id(model)], self.device, x)
 
     def detect(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x: (N, 224, 224, 3) in [-1, 1] -> raw boxes (N, 2254, 12), raw score logits (N, 2254)."""

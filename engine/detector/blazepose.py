@@ -34,13 +34,13 @@ KEYPOINT_NAMES = (
 )
 
 
-def make_anchors() -> np.ndarray:
-    """SSD anchor centres for the 224x224 detector: (2254, 2) normalised x, y.
+def make_anchors(strides: tuple[int, ...] = (8, 16, 32, 32, 32), size: int = DETECTOR_SIZE) -> np.ndarray:
+    """SSD anchor centres for a square detector input: (N, 2) normalised x, y (2254 for the 224 pose
+    detector's strides; the palm detector's 8, 16, 16, 16 at 192 give 2016).
 
     Layers with the same stride share one feature map, so the three stride-32 layers give six anchors
     per cell. All anchors have unit size (fixed_anchor_size), so only the centres matter.
     """
-    strides = [8, 16, 32, 32, 32]
     centres = []
     i = 0
     while i < len(strides):
@@ -48,7 +48,7 @@ def make_anchors() -> np.ndarray:
         while j < len(strides) and strides[j] == strides[i]:
             j += 1
         per_cell = 2 * (j - i)
-        fm = int(np.ceil(DETECTOR_SIZE / strides[i]))
+        fm = int(np.ceil(size / strides[i]))
         ys, xs = np.meshgrid((np.arange(fm) + 0.5) / fm, (np.arange(fm) + 0.5) / fm, indexing="ij")
         cell = np.stack([xs.ravel(), ys.ravel()], axis=1)
         centres.append(np.repeat(cell, per_cell, axis=0))
@@ -250,8 +250,8 @@ def roi_matrix(roi: Roi, size: int = LANDMARK_SIZE) -> np.ndarray:
     return np.hstack([a, t[:, None]])
 
 
-def landmark_input(frame_bgr: np.ndarray, roi: Roi) -> np.ndarray:
-    """Crop the rotated ROI from a BGR frame: (256, 256, 3) float32 RGB in [0, 1].
+def landmark_input(frame_bgr: np.ndarray, roi: Roi, size: int = LANDMARK_SIZE) -> np.ndarray:
+    """Crop the rotated ROI from a BGR frame: (size, size, 3) float32 RGB in [0, 1] (256 for the body).
 
     OpenCV's rotated bilinear warp has a fast path for 4 channels but not for 3 (measured on 1080x1920:
     1.5 ms a crop from BGR, 0.6 from BGRA), so the pixels the crop samples are first copied out as BGRA
@@ -260,10 +260,10 @@ def landmark_input(frame_bgr: np.ndarray, roi: Roi) -> np.ndarray:
     """
     import cv2
 
-    m = roi_matrix(roi)
+    m = roi_matrix(roi, size)
     src = frame_bgr
     h, w = frame_bgr.shape[:2]
-    corners = m @ np.array([[0, LANDMARK_SIZE, 0, LANDMARK_SIZE], [0, 0, LANDMARK_SIZE, LANDMARK_SIZE],
+    corners = m @ np.array([[0, size, 0, size], [0, 0, size, size],
                             [1, 1, 1, 1]], dtype=np.float64)
     # bilinear sampling reads the pixel after each coordinate: a margin of 2 keeps every read inside
     x0, y0 = (max(0, int(np.floor(corners[k].min())) - 2) for k in (0, 1))
@@ -272,7 +272,7 @@ def landmark_input(frame_bgr: np.ndarray, roi: Roi) -> np.ndarray:
         src = cv2.cvtColor(frame_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2BGRA, dst=_scratch((y1 - y0, x1 - x0, 4)))
         m = m - np.array([[0.0, 0.0, x0], [0.0, 0.0, y0]])
     crop = cv2.warpAffine(
-        src, m, (LANDMARK_SIZE, LANDMARK_SIZE),
+        src, m, (size, size),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
     )
     return _to_float(_rgb(crop), 1.0 / 255.0, 0.0)

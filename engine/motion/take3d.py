@@ -109,6 +109,14 @@ def cameras_to_world(joints_cam: list[np.ndarray], valid: list[np.ndarray],
     return w
 
 
+def _fitted_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The rotation R with b - mean(b) = (a - mean(a)) R^T (Kabsch): camera_to_world's turn, read back."""
+    h = (a - a.mean(0)).T @ (b - b.mean(0))
+    u, _, vt = np.linalg.svd(h)
+    fix = np.diag([1.0, 1.0, float(np.sign(np.linalg.det(vt.T @ u.T)))])
+    return vt.T @ fix @ u.T
+
+
 def subject_rest_offsets(joints: np.ndarray) -> np.ndarray:
     """Canonical rest offsets (27, 3) scaled to the median bone lengths of joints (T, 27, 3)."""
     lengths = np.median(sk.bone_lengths(joints), axis=0)
@@ -135,10 +143,12 @@ def complete_take(joints2d: np.ndarray, valid: np.ndarray, image_size: tuple[int
 
 
 def complete_takes(people: list[tuple[np.ndarray, np.ndarray]], image_size: tuple[int, int], fps: float,
-                   weights=None) -> list[dict]:
+                   weights=None, with_camera: bool = False) -> list[dict] | tuple[list[dict], np.ndarray]:
     """`complete_take` for several people seen by one camera, in one world frame (`cameras_to_world`): each
     lifted on their own, placed together. people: (joints2d (T, 33, 3), valid (T,)) per person, the same T;
-    the first must have a valid frame (the world's origin is under them)."""
+    the first must have a valid frame (the world's origin is under them). with_camera: also return the (3, 3)
+    rotation from camera axes to world_yup that everyone was turned by (not a take field: the hands, which
+    come in camera axes, need it)."""
     from ..lifter import data as D
 
     cams, valids, ups = [], [], []
@@ -160,7 +170,13 @@ def complete_takes(people: list[tuple[np.ndarray, np.ndarray]], image_size: tupl
         valids.append(valid)
         ups.append(up)
     worlds = cameras_to_world(cams, valids, None if any(u is None for u in ups) else ups)
-    return [_solve(world, valid, fps) for world, valid in zip(worlds, valids)]
+    fields = [_solve(world, valid, fps) for world, valid in zip(worlds, valids)]
+    if not with_camera:
+        return fields
+    # one camera for everyone: its turn, read back from all the people's joints
+    camera_rotation = _fitted_rotation(np.concatenate([c[v].reshape(-1, 3) for c, v in zip(cams, valids)]),
+                                       np.concatenate([w[v].reshape(-1, 3) for w, v in zip(worlds, valids)]))
+    return fields, camera_rotation
 
 
 def _solve(world: np.ndarray, valid: np.ndarray, fps: float) -> dict:

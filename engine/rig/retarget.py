@@ -81,6 +81,18 @@ SPECS: dict[str, Segment] = {
     **_arm_specs("左", "L"), **_arm_specs("右", "R"),
     **_leg_specs("左", "L"), **_leg_specs("右", "R"),
 }
+# Fingers, keyed when the take has them (a capture with hands): each MMD finger bone follows the take's
+# finger segment from the joint to the next one; 親指０ is the thumb's base (the take's Thumb1, at the CMC).
+_MMD_FINGERS = {"親指": ("Thumb", ("０", "１", "２")), "人指": ("Index", ("１", "２", "３")),
+                "中指": ("Middle", ("１", "２", "３")), "薬指": ("Ring", ("１", "２", "３")),
+                "小指": ("Little", ("１", "２", "３"))}
+FINGER_SPECS: dict[str, Segment] = {
+    f"{side}{mmd}{number}": (f"{finger}{k + 1}_{jp}", (f"{finger}{k + 1}_{jp}",),
+                             (f"{finger}{k + 2 if k < 2 else 'Tip'}_{jp}",))
+    for side, jp in (("左", "L"), ("右", "R"))
+    for mmd, (finger, numbers) in _MMD_FINGERS.items()
+    for k, number in enumerate(numbers)
+}
 LEG_BONES = tuple(n for side in "左右" for n in (f"{side}足", f"{side}ひざ", f"{side}足首"))
 # Bones whose direction the retarget matches (the test's list): every key of SPECS.
 MAPPED_BONES = tuple(SPECS)
@@ -262,6 +274,8 @@ def retarget_to_vmd(take: dict, model: PmxModel, leg_mode: str = "auto") -> tupl
 
     # spine fallback: no 上半身2 -> 上半身 spans Spine..Neck with the chest's twist
     specs = dict(SPECS)
+    if "Index1_L" in index:
+        specs.update(FINGER_SPECS)
     if model.bone_index("上半身2") < 0:
         specs["上半身"] = ("Chest", ("Spine",), ("Neck",))
 

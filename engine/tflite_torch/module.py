@@ -28,6 +28,7 @@ from .reader import Graph, TensorInfo, read_graph
 SUPPORTED_OPS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "PAD", "MAX_POOL_2D", "RESIZE_BILINEAR", "DEPTH_TO_SPACE",
     "RESHAPE", "CONCATENATION", "LOGISTIC", "DEQUANTIZE", "DENSIFY",
+    "FULLY_CONNECTED", "MEAN", "PRELU", "STRIDED_SLICE",  # the hand graphs (palm, hand landmarks, recrop)
 )
 _SAME, _VALID = 0, 1  # tflite Padding enum
 _NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -93,6 +94,10 @@ def _resize_legacy(x: torch.Tensor, ylo, yhi, yw, xlo, xhi, xw) -> torch.Tensor:
     left = rows.index_select(3, xlo)
     right = rows.index_select(3, xhi)
     return left + (right - left) * xw.view(1, 1, 1, -1)
+
+
+def _slice(x: torch.Tensor, spec: tuple[tuple[int, int, int], ...]) -> torch.Tensor:
+    return x[tuple(slice(b, e, st) for b, e, st in spec)]
 
 
 def _to_nhwc(x: torch.Tensor) -> torch.Tensor:
@@ -318,6 +323,68 @@ class _Builder:
         x, lay = self.get(op.inputs[0])
         self.set(op.outputs[0], self.call(torch.sigmoid, x), lay)
 
+    def op_prelu(self, op) -> None:
+        # y = max(x, 0) + alpha * min(x, 0); the hand graphs' alpha is per channel, shape (1, 1, C).
+        alpha = self.const(op.inputs[1]).astype(np.float32)
+        channels = self.tensor(op.inputs[0]).shape[-1]
+        if alpha.size != channels or alpha.shape[-1] != channels:
+            raise ModelError(f"{self.where()}: PRELU with alpha {alpha.shape} (not per channel) is not supported")
+        x, lay = self.get(op.inputs[0], "nchw" if self.rank(op.inputs[0]) == 4 else "nhwc")
+        if lay == "nhwc" and self.rank(op.inputs[0]) != 2:
+            raise ModelError(f"{self.where()}: PRELU on a rank-{self.rank(op.inputs[0])} tensor is not supported")
+        self.set(op.outputs[0], self.call(F.prelu, x, self.buffer(alpha.reshape(-1), "a")), lay)
+
+    def op_mean(self, op) -> None:
+        xi = op.inputs[0]
+        rank = self.rank(xi)
+        axes = sorted({int(a) % rank for a in np.atleast_1d(self.const(op.inputs[1]))})
+        if 0 in axes:
+            raise ModelError(f"{self.where()}: MEAN over the batch dimension is not supported")
+        keep = op.options["keep_dims"]
+        if rank == 4 and not keep and axes == [1, 2]:  # global average pooling: NCHW mean over H, W
+            x, _ = self.get(xi, "nchw")
+            self.set(op.outputs[0], self.call(torch.mean, x, (2, 3)), "nhwc")
+            return
+        x, _ = self.get(xi, "nhwc")
+        self.set(op.outputs[0], self.call(torch.mean, x, tuple(axes), keep), "nhwc")
+
+    def op_fully_connected(self, op) -> None:
+        o = op.options
+        xi, wi = op.inputs[0], op.inputs[1]
+        bi = op.inputs[2] if len(op.inputs) > 2 else -1
+        if o["weights_format"] != 0 or self.tensor(wi).data is None:
+            raise ModelError(f"{self.where()}: FULLY_CONNECTED needs constant float weights in the default format")
+        w = self.const(wi).astype(np.float32)  # (out, in)
+        shape = self.tensor(xi).shape
+        if o["keep_num_dims"] or shape[-1] != w.shape[1] or len(shape) != 2:
+            raise ModelError(f"{self.where()}: FULLY_CONNECTED on input {shape} is not supported")
+        x, _ = self.get(xi, "nhwc")
+        bn = self.buffer(self.const(bi).astype(np.float32), "b") if bi >= 0 else None
+        y = self.call(F.linear, x, self.buffer(w, "w"), bn)
+        self.set(op.outputs[0], _act(self.fx, y, o["act"], self.where()), "nhwc")
+
+    def op_strided_slice(self, op) -> None:
+        o = op.options
+        if o["ellipsis_mask"] or o["new_axis_mask"] or o["shrink_axis_mask"]:
+            raise ModelError(f"{self.where()}: STRIDED_SLICE with ellipsis, new or shrunk axes is not supported")
+        xi = op.inputs[0]
+        shape = self.tensor(xi).shape
+        begin, end, step = (np.atleast_1d(self.const(i)).astype(np.int64) for i in op.inputs[1:4])
+        if begin[0] != 0 or step[0] != 1 or not (o["end_mask"] & 1 or end[0] >= shape[0]):
+            raise ModelError(f"{self.where()}: STRIDED_SLICE across the batch dimension is not supported")
+        spec = [(None, None, 1)]  # the whole batch: the graph's batch of 1 is any N here
+        for d in range(1, len(shape)):
+            b = None if o["begin_mask"] >> d & 1 else int(begin[d])
+            e = None if o["end_mask"] >> d & 1 else int(end[d])
+            spec.append((b, e, int(step[d])))
+        if len(shape) == 4:  # slice in NCHW: the spec's dimensions follow the layout
+            x, _ = self.get(xi, "nchw")
+            spec = [spec[k] for k in _NHWC_TO_NCHW]
+            self.set(op.outputs[0], self.call(_slice, x, tuple(spec)), "nchw")
+        else:
+            x, _ = self.get(xi, "nhwc")
+            self.set(op.outputs[0], self.call(_slice, x, tuple(spec)), "nhwc")
+
     def op_dequantize(self, op) -> None:
         # A float16 activation tensor: computing in the module's dtype already covers it.
         x, lay = self.get(op.inputs[0])
@@ -342,7 +409,8 @@ class _Builder:
             "ADD": self.op_add, "PAD": self.op_pad, "MAX_POOL_2D": self.op_max_pool,
             "RESIZE_BILINEAR": self.op_resize, "DEPTH_TO_SPACE": self.op_depth_to_space,
             "RESHAPE": self.op_reshape, "CONCATENATION": self.op_concat, "LOGISTIC": self.op_logistic,
-            "DEQUANTIZE": self.op_dequantize,
+            "DEQUANTIZE": self.op_dequantize, "PRELU": self.op_prelu, "MEAN": self.op_mean,
+            "FULLY_CONNECTED": self.op_fully_connected, "STRIDED_SLICE": self.op_strided_slice,
         }
         for op in g.ops:
             handler = handlers.get(op.name)

@@ -110,6 +110,16 @@ def _options(name: str, op) -> dict[str, Any]:
         return {"axis": o.Axis(), "act": o.FusedActivationFunction()}
     if name == "DEPTH_TO_SPACE":
         return {"block": view(tflite.DepthToSpaceOptions).BlockSize()}
+    if name == "FULLY_CONNECTED":
+        o = view(tflite.FullyConnectedOptions)
+        return {"act": o.FusedActivationFunction(), "keep_num_dims": bool(o.KeepNumDims()),
+                "weights_format": o.WeightsFormat()}
+    if name == "MEAN":
+        return {"keep_dims": bool(view(tflite.ReducerOptions).KeepDims())}
+    if name == "STRIDED_SLICE":
+        o = view(tflite.StridedSliceOptions)
+        return {"begin_mask": o.BeginMask(), "end_mask": o.EndMask(), "ellipsis_mask": o.EllipsisMask(),
+                "new_axis_mask": o.NewAxisMask(), "shrink_axis_mask": o.ShrinkAxisMask()}
     return {}
 
 

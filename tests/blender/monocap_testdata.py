@@ -14,6 +14,7 @@ import numpy as np
 
 from engine import skeleton as sk
 from engine.filters import detect_contacts, matrix_to_quat, quat_to_matrix
+from engine.quaternion import quat_from_axis_angle
 from engine.formats.bvh import read_bvh
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -91,3 +92,43 @@ def fk(rotations: np.ndarray, root: np.ndarray) -> np.ndarray:
             glob[:, j] = glob[:, p] @ mats[:, j]
             pos[:, j] = pos[:, p] + glob[:, p] @ sk.REST_OFFSETS[j]
     return pos
+
+
+def hand_points(side: str, flex: dict[str, tuple[float, float, float]], palm_turn: np.ndarray) -> np.ndarray:
+    """The 21 points of a hand (wrist-relative, world_yup) posed from the canonical rest: each finger's three
+    joints bent by the given degrees towards the palm, the whole hand turned by palm_turn (3, 3)."""
+    first = sk.HAND_INDEX[f"Thumb1_{side}"]
+    rest = sk.HAND_SKELETON_REST[first:first + 20]
+    pts = np.zeros((21, 3))
+    for f, finger in enumerate(sk.FINGERS):
+        chain = (0,) + sk.FINGER_POINTS[finger]
+        world = np.eye(3)
+        pts[chain[1]] = rest[4 * f]
+        for k in range(3):
+            u = rest[4 * f + k + 1] / np.linalg.norm(rest[4 * f + k + 1])
+            axis = np.cross(u, [0.0, -1.0, 0.0])  # bends u towards the palm (-Y)
+            bend = quat_to_matrix(quat_from_axis_angle(axis / np.linalg.norm(axis), np.radians(flex[finger][k])))
+            world = world @ bend
+            pts[chain[k + 2]] = pts[chain[k + 1]] + world @ rest[4 * f + k + 1]
+    return pts @ palm_turn.T
+
+
+def with_fingers(take: dict) -> dict:
+    """The take with fingers: both hands opening and closing (flexion 5..75 degrees, a second's cycle, the
+    thumb less), hung from the take's forearms, solved by the engine's finger solve (`motion.fingers`)."""
+    from engine.motion.fingers import finger_fields
+    from engine.motion.rotations import forward_kinematics
+
+    T = len(take["joints3d"])
+    cam_rot = np.diag([1.0, -1.0, -1.0])  # a camera facing the person: camera axes -> world_yup
+    _, world = forward_kinematics(np.asarray(take["rest_offsets"], np.float64), np.asarray(take["rotations"]),
+                                  np.asarray(take["joints3d"], np.float64)[:, 0])
+    hands3d = np.zeros((T, 2, 21, 3))
+    for t in range(T):
+        bend = 40.0 - 35.0 * np.cos(2 * np.pi * t / take["fps"])
+        flex = {f: (bend * (0.5 if f == "Thumb" else 1.0), bend, 0.7 * bend) for f in sk.FINGERS}
+        for h, side in enumerate("LR"):
+            pts = hand_points(side, flex, world[t, sk.INDEX["LowerArm_" + side]])
+            hands3d[t, h] = pts @ cam_rot  # world = cam_rot @ camera
+    fields, _ = finger_fields(take, hands3d, np.ones((T, 2), bool), cam_rot, take["fps"], smooth=False)
+    return {**take, **fields}

@@ -165,6 +165,9 @@ def test_capture_bake_cleanup_export_through_the_operators(settings, tmp_path) -
         scene.frame_set(f)
         heads.append(np.array(obj.matrix_world @ obj.pose.bones["Hips"].head))
     assert np.abs(np.array(heads) - to_zup(take["joints3d"][:, 1])).max() < 0.05
+    # hands of ~70 px: captured by default; the armature has the finger bones (the BVH below carries them)
+    assert "hands2d" in take and take["hands_valid"].any() and len(take["joint_names"]) == 67
+    assert {"Thumb1_L", "IndexTip_R", "Little3_L"} <= set(obj.pose.bones.keys())
 
     bpy.context.view_layer.objects.active = obj
     assert bpy.ops.monocap.fix_flips() == {"FINISHED"}
