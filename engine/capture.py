@@ -31,13 +31,15 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
                 bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
                 backend: str = "auto", models_dir: str | None = None,
                 progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True,
-                fps: float | None = None) -> dict:
+                fps: float | None = None, threads: int | None = None, report: dict | None = None) -> dict:
     """Capture a take from `video` and write it to `out`. Returns the take dict.
 
     fix_swaps: undo the detector's left/right swaps (`detector.swaps`) before the 2D is kept and lifted; the
     take's `swapped` records the frames changed (all 0 when False). The overlay, when asked for, is drawn
     afterwards from the take's 2D in a pass of its own over the frames.
     fps: the video's frame rate, overriding what the file says (`video.probe`).
+    threads: inference threads of the networks on the CPU (default: the cores less one, for the decoder).
+    report: when given, filled with what the take does not record: "people" (the tracks found).
 
     Every output path is checked before the video is opened (BadInput, nothing written), and the outputs are
     written together at the end (`fileio.staged_outputs`): an error or a signal leaves none of them and no
@@ -68,17 +70,18 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     paths = ensure_models(models_dir, progress=progress)
     with staged_outputs():
         return _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps,
-                        info, first, stop, paths)
+                        info, first, stop, paths, threads, report if report is not None else {})
 
 
 def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps, info, first,
-             stop, paths) -> dict:
+             stop, paths, threads, report) -> dict:
     from .detector.backends import PoseNets
     from .detector.capture2d import capture_2d
     from .detector.swaps import exchange_sides, undo_swaps
     from .overlay import draw_take_frames
 
-    nets = PoseNets(paths["pose_detection"], paths["pose_landmark_full"], device=device, backend=backend)
+    nets = PoseNets(paths["pose_detection"], paths["pose_landmark_full"], device=device, backend=backend,
+                    threads=threads)
     progress.info(f"video {Path(video).name}: {info.width}x{info.height}, {info.fps:g} fps, "
                   f"frames {first}..{stop - 1}; networks: {nets.name}")
 
@@ -114,6 +117,7 @@ def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progre
         "person": np.int32(cap.person),
         "source_video": np.str_(Path(video).name),
     }
+    report["people"] = len(cap.tracks)
     progress.info(f"person {cap.person} of {len(cap.tracks)} track(s); "
                   f"seen in {int(cap.valid.sum())}/{len(cap.valid)} frames")
     if lift:
