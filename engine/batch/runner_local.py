@@ -56,6 +56,8 @@ def _work(video: str, out_dir: str, outputs: dict, kwargs: dict) -> dict:
     _busy = True
     try:
         return capture_job(video, out_dir, outputs, kwargs)
+    except KeyboardInterrupt:  # SIGTERM: the capture has unwound and removed its temporaries; nobody waits
+        os._exit(128 + signal.SIGTERM)  # for a result, and the pool's queue would block this process forever
     finally:
         _busy = False
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from ..fileio import atomic_write_bytes, staged_outputs
-from .job import Job, capture_job
+from .job import Job, capture_job, one_line
 
 MAX_RETRIES = 2  # a video whose worker dies three times fails with the reason
 VIDEOS_PER_GPU = 2  # one video's decoding and lifting on the CPU overlap another's networks on the GPU
@@ -99,7 +99,7 @@ class RayRunner:
         self.in_flight = 2 * slots
         self.task = ray.remote(capture_video_task).options(num_cpus=self.num_cpus, num_gpus=self.num_gpus,
                                                            max_retries=MAX_RETRIES)
-        self.models = {k: ray.put(p.read_bytes()) for k, p in models.items()}
+        self.models = ray.put({k: p.read_bytes() for k, p in models.items()})  # a top-level argument: resolved
         self.rig = (Path(rig).name, Path(rig).read_bytes()) if rig else None
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         self.where = (f"Ray ({'started here' if address == 'local' else address}): {nodes} node(s), {cpus:g} CPU(s), "
@@ -142,6 +142,9 @@ class RayRunner:
                     job = running.pop(ref)
                     try:
                         result, files = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:  # an engine bug inside the task, not retried
+                        on_result(job, {"status": "failed", "worker": "ray", "error": one_line(exc.cause)})
+                        continue
                     except ray.exceptions.RayError as exc:  # the worker died MAX_RETRIES + 1 times, a node was lost
                         why = " ".join(str(exc).split())[:200]
                         on_result(job, {"status": "failed", "worker": "ray",
