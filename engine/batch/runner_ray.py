@@ -85,7 +85,8 @@ class RayRunner:
             else:
                 ray.init(address=address, **kw)
         except ConnectionError as exc:
-            raise BadInput(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())}") from None
+            raise BadInput(f"cannot join the Ray cluster at {address}: {' '.join(str(exc).split())} (a cluster "
+                           "with token authentication needs RAY_AUTH_MODE=token and its token here)") from None
         resources = ray.cluster_resources()
         cpus, gpus = resources.get("CPU", 0), resources.get("GPU", 0)
         if device == "cuda" and not gpus:
