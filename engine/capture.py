@@ -31,7 +31,8 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
                 bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
                 backend: str = "auto", models_dir: str | None = None,
                 progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True,
-                fps: float | None = None, threads: int | None = None, report: dict | None = None) -> dict:
+                fps: float | None = None, threads: int | None = None, report: dict | None = None,
+                nets_cache: dict | None = None) -> dict:
     """Capture a take from `video` and write it to `out`. Returns the take dict.
 
     fix_swaps: undo the detector's left/right swaps (`detector.swaps`) before the 2D is kept and lifted; the
@@ -40,6 +41,8 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     fps: the video's frame rate, overriding what the file says (`video.probe`).
     threads: inference threads of the networks on the CPU (default: the cores less one, for the decoder).
     report: when given, filled with what the take does not record: "people" (the tracks found).
+    nets_cache: when given, the networks are kept there and used again by the next capture with the same
+    models, device, backend and threads (loading them costs seconds: the batch's workers keep one dict).
 
     Every output path is checked before the video is opened (BadInput, nothing written), and the outputs are
     written together at the end (`fileio.staged_outputs`): an error or a signal leaves none of them and no
@@ -70,18 +73,23 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | None =
     paths = ensure_models(models_dir, progress=progress)
     with staged_outputs():
         return _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps,
-                        info, first, stop, paths, threads, report if report is not None else {})
+                        info, first, stop, paths, threads, report if report is not None else {}, nets_cache)
 
 
 def _capture(video, out, device, person, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps, info, first,
-             stop, paths, threads, report) -> dict:
+             stop, paths, threads, report, nets_cache) -> dict:
     from .detector.backends import PoseNets
     from .detector.capture2d import capture_2d
     from .detector.swaps import exchange_sides, undo_swaps
     from .overlay import draw_take_frames
 
-    nets = PoseNets(paths["pose_detection"], paths["pose_landmark_full"], device=device, backend=backend,
-                    threads=threads)
+    key = (str(paths["pose_detection"]), str(paths["pose_landmark_full"]), device, backend, threads)
+    nets = nets_cache.get(key) if nets_cache is not None else None
+    if nets is None:
+        nets = PoseNets(paths["pose_detection"], paths["pose_landmark_full"], device=device, backend=backend,
+                        threads=threads)
+        if nets_cache is not None:
+            nets_cache[key] = nets
     progress.info(f"video {Path(video).name}: {info.width}x{info.height}, {info.fps:g} fps, "
                   f"frames {first}..{stop - 1}; networks: {nets.name}")
 

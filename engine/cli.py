@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--bvh", action="store_true", help="also write each motion as BVH")
     bt.add_argument("--vmd", action="store_true", help="also write each motion as VMD for the rig --rig")
     bt.add_argument("--workers", type=_positive, default=None, metavar="N",
-                    help="local worker processes (default: the cores divided by --threads + 1, at least 1)")
+                    help="local worker processes (default: the cores divided by --threads, at least 1)")
     bt.add_argument("--threads", type=_positive, default=None, metavar="T",
                     help="inference threads per video (default 1; the decoder has a thread of its own)")
     bt.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",

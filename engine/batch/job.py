@@ -15,6 +15,9 @@ from pathlib import Path
 
 from ..errors import MonocapError
 
+# the networks of this worker process, kept from one video to the next (`run_capture(nets_cache=...)`)
+_NETS: dict = {}
+
 # output kind -> file name in the video's folder ({stem}: the video's name without its extension)
 OUTPUT_NAMES = {"take": "{stem}.npz", "bvh": "{stem}.bvh", "vmd": "{stem}.vmd", "overlay": "{stem}.overlay.mp4"}
 
@@ -81,7 +84,7 @@ def capture_job(video: str, out_dir: str, outputs: dict[str, str], kwargs: dict)
                            bvh=str(base / outputs["bvh"]) if "bvh" in outputs else None,
                            vmd=str(base / outputs["vmd"]) if "vmd" in outputs else None,
                            overlay=str(base / outputs["overlay"]) if "overlay" in outputs else None,
-                           report=report, **kwargs)
+                           report=report, nets_cache=_NETS, **kwargs)
     except Exception as exc:
         result.update(status="failed", error=one_line(exc), seconds=round(time.perf_counter() - t0, 3))
         return result
