@@ -153,8 +153,9 @@ def run_batch(args: argparse.Namespace) -> int:
                 runner.run(jobs, str(out_dir), on_result, report.tick)
         except KeyboardInterrupt:
             report.close()
-            say(f"batch stopped: {report.done} done and {report.failed} failed in this run are in the manifest; "
-                "the videos in flight were dropped: run the same command again to go on")
+            ran = [r["status"] for r in manifest.rows if r.get("run") == run_id and r["status"] != "skipped"]
+            say(f"batch stopped: {ran.count('done')} done and {ran.count('failed')} failed in this run are in the "
+                "manifest; the videos in flight were dropped: run the same command again to go on")
             raise
         report.close()
         wall = time.perf_counter() - t0

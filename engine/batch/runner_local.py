@@ -128,4 +128,4 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         p.join(10)
         if p.is_alive():
             p.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=True, cancel_futures=True)  # the queues released: no "leaked semaphore" warning
