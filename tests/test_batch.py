@@ -155,38 +155,50 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_resume_after_the_batch_is_killed(tmp_path):
-    from engine.take import read_take
-
+def _three_copies(tmp_path: Path) -> list:
     lib = tmp_path / "lib"
     lib.mkdir()
     for name in ("one", "two", "three"):
         shutil.copy(SAMPLE, lib / f"{name}.mp4")
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "engine", "batch", lib, "--out", out, "--workers", "1", "--start", "0", "--end",
-           "1.0"]
-    p = subprocess.Popen(list(map(str, cmd)), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifest = out / "manifest.jsonl"
+    return [sys.executable, "-m", "engine", "batch", lib, "--out", tmp_path / "out", "--workers", "1", "--start", "0",
+            "--end", "1.0"]
+
+
+def _after_first_video(cmd: list, **kw) -> subprocess.Popen:
+    """The batch started, returned once the manifest has its first row."""
+    p = subprocess.Popen(list(map(str, cmd)), cwd=ROOT, **kw)
+    manifest = Path(cmd[6]) / "manifest.jsonl"
     deadline = time.monotonic() + 300
     while not (manifest.exists() and manifest.read_text().count("\n") >= 1):
         assert p.poll() is None and time.monotonic() < deadline, "the batch ended before its first video"
         time.sleep(0.05)
+    return p
+
+
+def _wait_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 30
+    while any(_alive(w) for w in pids):
+        assert time.monotonic() < deadline, "a worker outlived the batch"
+        time.sleep(0.1)
+
+
+def test_resume_after_the_batch_is_killed(tmp_path):
+    from engine.take import read_take
+
+    cmd = _three_copies(tmp_path)
+    out = tmp_path / "out"
+    p = _after_first_video(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = _children(p.pid)
     p.send_signal(signal.SIGKILL)  # a crash: no clean-up in the batch itself
     p.wait()
     first = _rows(out)
     assert len(first) == 1 and first[0]["status"] == "done"
-    # its worker notices and stops (removing the temporaries of the video it held)
-    deadline = time.monotonic() + 30
-    while any(_alive(w) for w in workers):
-        assert time.monotonic() < deadline, "a worker outlived the killed batch"
-        time.sleep(0.1)
+    _wait_gone(workers)  # its worker notices and stops, removing the temporaries of the video it held
     assert not _temporaries(out)
 
     r = _batch(*cmd[4:])
     assert r.returncode == 0, r.stderr
     rows = _rows(out)
-    assert [row["status"] for row in rows[1:]].count("skipped") == 1
     assert sorted(row["status"] for row in rows[1:]) == ["done", "done", "skipped"]
     assert next(row for row in rows[1:] if row["status"] == "skipped")["video"] == first[0]["video"]
     done_per_video = {}
@@ -197,6 +209,23 @@ def test_resume_after_the_batch_is_killed(tmp_path):
     for row in rows:
         assert read_take(out / row["outputs"]["take"])["joints2d"].shape[0] == 60
     assert len([p for p in out.iterdir() if p.is_dir()]) == 3
+
+
+def test_ctrl_c_stops_the_batch_and_its_workers(tmp_path):
+    cmd = _three_copies(tmp_path)
+    out = tmp_path / "out"
+    p = _after_first_video(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    workers = _children(p.pid)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted (Ctrl-C)"
+    assert "run the same command again" in err
+    _wait_gone(workers)
+    assert not _temporaries(out)
+    rows = _rows(out)
+    assert [row["status"] for row in rows] == ["done"] * len(rows) and len(rows) >= 1
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(row["folder"] for row in rows)
 
 
 def _free_port() -> int:
