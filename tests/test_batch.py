@@ -313,3 +313,17 @@ def test_ray_cluster_with_a_worker_killed(library, tmp_path, ray_cluster, ray_en
             assert take["joints3d"].shape[0] == row["frames"] > 0
             assert not row["worker"].endswith(f":{killed[0]}")  # finished by another worker than the one killed
     assert not _temporaries(out)
+
+
+def test_ray_alone_starts_a_local_instance(library, tmp_path):
+    """`--ray` with no address: the batch starts Ray on this machine and stops it afterwards."""
+    from engine.take import read_take
+
+    pytest.importorskip("ray", reason="pip install -r engine/requirements-ray.txt")
+    out = tmp_path / "out"
+    r = _batch("--ray", library / "a", "--out", out, *CLIP)  # the input after --ray is not taken for an address
+    assert r.returncode == 0, r.stderr
+    assert "Ray (started here): 1 node(s)" in r.stderr
+    (row,) = _rows(out)
+    assert row["status"] == "done" and read_take(out / row["outputs"]["take"])["joints3d"].shape[0] == 24
+    assert not _task_pids()
