@@ -69,10 +69,11 @@ def one_line(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {text}" if text else f"internal error: {type(exc).__name__}"
 
 
-def capture_job(video: str, out_dir: str, outputs: dict[str, str], kwargs: dict) -> dict:
+def capture_job(video: str, out_dir: str, outputs: dict[str, str], kwargs: dict, progress=None) -> dict:
     """Capture `video` into `out_dir` (outputs: kind -> path relative to out_dir) with `run_capture`. Returns
     the manifest fields of the result; a failure of this video is a "failed" result with its one-line error,
-    never an exception (a worker dying is the runner's business)."""
+    never an exception (a worker dying is the runner's business). `progress`: a `progress.Progress` for
+    run_capture's stages (default: none)."""
     from ..capture import run_capture
 
     t0 = time.perf_counter()
@@ -84,7 +85,7 @@ def capture_job(video: str, out_dir: str, outputs: dict[str, str], kwargs: dict)
                            bvh=str(base / outputs["bvh"]) if "bvh" in outputs else None,
                            vmd=str(base / outputs["vmd"]) if "vmd" in outputs else None,
                            overlay=str(base / outputs["overlay"]) if "overlay" in outputs else None,
-                           report=report, nets_cache=_NETS, **kwargs)
+                           report=report, nets_cache=_NETS, progress=progress, **kwargs)
     except Exception as exc:
         result.update(status="failed", error=one_line(exc), seconds=round(time.perf_counter() - t0, 3))
         return result

@@ -19,6 +19,7 @@ class LibraryProgress:
         # on a terminal the status line is redrawn in place; in a log it follows each finished video's line
         self.live = enabled and sys.stderr.isatty()
         self.done = self.failed = self.frames_done = self.frames_finished = 0
+        self.frames_running = 0  # frames done so far by the videos in flight
         self.t0 = time.monotonic()
         self._open = False  # a status line is on screen, waiting for "\r"
 
@@ -48,14 +49,17 @@ class LibraryProgress:
 
     def status(self) -> str:
         elapsed = time.monotonic() - self.t0
-        rate = self.frames_done / elapsed if elapsed > 0 else 0.0
-        left = max(0, self.frames - self.frames_finished)
+        seen = self.frames_done + self.frames_running
+        rate = seen / elapsed if elapsed > 0 else 0.0
+        left = max(0, self.frames - self.frames_finished - self.frames_running)
         eta = _duration(left / rate) if rate > 0 and self.frames else "?"
         return (f"videos {self.done + self.failed}/{self.videos} ({self.failed} failed), frames "
-                f"{self.frames_done}/~{self.frames or '?'}, {rate:.1f} frames/s, elapsed {_duration(elapsed)}, "
-                f"left ~{eta}")
+                f"{seen}/~{self.frames or '?'}, {rate:.1f} frames/s, elapsed {_duration(elapsed)}, left ~{eta}")
 
-    def tick(self) -> None:
+    def tick(self, frames_running: int | None = None) -> None:
+        """Redraw the status line; `frames_running`: frames done so far by the videos in flight."""
+        if frames_running is not None:
+            self.frames_running = frames_running
         if self.live and self.videos:
             self._write("\r\033[K" + self.status())
             self._open = True

@@ -19,10 +19,26 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
+from ..progress import Progress
 from .job import Job, capture_job
 
 MAX_DEATHS = 2
 _busy = False  # in a worker: a capture is running (SIGTERM then unwinds it so its temporaries are removed)
+_frames = None  # in a worker: the batch's shared array of frames done per video (see LocalRunner.run)
+
+
+class _FramesDone(Progress):
+    """A capture's landmark progress written into its video's slot of a shared array: one machine word per
+    video, written by one process and read by the batch, so no lock (a worker killed mid-write cannot leave
+    one held)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__("none")
+        self.index = index
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "landmarks" and _frames is not None:
+            _frames[self.index] = done
 
 
 def _on_term(signum, frame):
@@ -38,7 +54,9 @@ def _watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _init_worker(threads: int, quiet: bool) -> None:
+def _init_worker(threads: int, quiet: bool, frames) -> None:
+    global _frames
+    _frames = frames
     # before torch or the runtimes load: their thread pools take these sizes
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -51,11 +69,11 @@ def _init_worker(threads: int, quiet: bool) -> None:
         os.close(null)
 
 
-def _work(video: str, out_dir: str, outputs: dict, kwargs: dict) -> dict:
+def _work(index: int, video: str, out_dir: str, outputs: dict, kwargs: dict) -> dict:
     global _busy
     _busy = True
     try:
-        return capture_job(video, out_dir, outputs, kwargs)
+        return capture_job(video, out_dir, outputs, kwargs, progress=_FramesDone(index))
     except KeyboardInterrupt:  # SIGTERM: the capture has unwound and removed its temporaries; nobody waits
         os._exit(128 + signal.SIGTERM)  # for a result, and the pool's queue would block this process forever
     finally:
@@ -67,28 +85,33 @@ class LocalRunner:
         self.workers, self.threads, self.quiet = workers, threads, quiet
         self.where = f"{workers} local worker(s) x {threads} thread(s)"
 
-    def _pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(self.threads, self.quiet))
+    def _pool(self, frames) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_init_worker,
+                                   initargs=(self.threads, self.quiet, frames))
 
     def run(self, jobs: list[Job], out_dir: str, on_result: Callable[[Job, dict], None],
-            tick: Callable[[], None]) -> None:
-        """Capture every job; `on_result(job, result)` in this thread as each finishes, `tick()` about once a
-        second. On an exception here (Ctrl-C, SIGTERM) the workers are stopped and remove their temporaries."""
+            tick: Callable[[int], None]) -> None:
+        """Capture every job; `on_result(job, result)` in this thread as each finishes, `tick(frames)` about
+        once a second with the frames done so far by the videos in flight. On an exception here (Ctrl-C,
+        SIGTERM) the workers are stopped and remove their temporaries."""
+        self.context = multiprocessing.get_context("spawn")
+        frames = self.context.RawArray("q", len(jobs))  # frames done per video, written by its worker
+        index = {id(job): k for k, job in enumerate(jobs)}
         pending = deque(jobs)
         running: dict = {}
-        pool = self._pool()
+        pool = self._pool(frames)
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
                     if pending[0].deaths and running:
                         break  # a video that was in a dying worker runs alone, to know whether it is the cause
                     job = pending.popleft()
-                    running[pool.submit(_work, job.video, out_dir, job.outputs, job.kwargs)] = job
+                    frames[index[id(job)]] = 0
+                    running[pool.submit(_work, index[id(job)], job.video, out_dir, job.outputs, job.kwargs)] = job
                     if job.deaths:
                         break
                 done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-                tick()
+                tick(sum(frames[index[id(job)]] for f, job in running.items() if f not in done))
                 broken = False
                 for future in done:
                     job = running.pop(future)
@@ -111,7 +134,7 @@ class LocalRunner:
                             pending.appendleft(job)
                     running.clear()
                     pool.shutdown(wait=True)
-                    pool = self._pool()
+                    pool = self._pool(frames)
         except BaseException:
             _stop(pool)
             raise

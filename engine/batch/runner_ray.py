@@ -122,7 +122,9 @@ class RayRunner:
                                 kwargs)
 
     def run(self, jobs: list[Job], out_dir: str, on_result: Callable[[Job, dict], None],
-            tick: Callable[[], None]) -> None:
+            tick: Callable[[int], None]) -> None:
+        """As LocalRunner.run; the videos in flight count no frames until they are done (a task's progress
+        is not sent back)."""
         ray = self.ray
         pending = list(reversed(jobs))
         running: dict = {}
@@ -138,7 +140,7 @@ class RayRunner:
                 if not running:
                     continue
                 done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
-                tick()
+                tick(0)
                 for ref in done:
                     job = running.pop(ref)
                     try:
