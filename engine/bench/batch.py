@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "pose2sim_cam01.mp4"
-N = 4
+N = int(os.environ.get("MONOCAP_BENCH_BATCH_N", "4"))  # copies; the fixed costs (Ray's start) weigh less with more
 REPEATS = 2
 
 
