@@ -107,30 +107,33 @@ def run_batch(args: argparse.Namespace) -> int:
     with Manifest(out_dir) as manifest:
         latest = latest_rows(manifest.rows)
         jobs: list[Job] = []
-        before = 0
+        skipped: list[dict] = []
         for video in videos:
             key = dict(identity(video), options=digest)
             prev = latest.get(row_key(key))
             if (prev and prev.get("status") in ("done", "skipped")
                     and all((out_dir / rel).is_file() for rel in (prev.get("outputs") or {}).values())):
-                manifest.append(dict(prev, status="skipped", finished=_now(), run=run_id))
-                before += 1
+                skipped.append(prev)
                 continue
             folder = result_folder(key["video"])
             clear_stale(out_dir / folder)
             jobs.append(Job(str(video), key, folder, output_paths(folder, Path(key["video"]).stem, kinds), kwargs,
                             estimate_frames(str(video), args.start, args.end)))
 
-        if args.ray is not None:
+        runner = None  # started only when there is work (Ray takes seconds to start)
+        if jobs and args.ray is not None:
             from .runner_ray import RayRunner
 
             runner = RayRunner(args.ray, threads, args.device, models, kwargs["rig"], quiet=not args.debug)
-        else:
+        elif jobs:
             from .runner_local import LocalRunner
 
-            runner = LocalRunner(min(workers, max(1, len(jobs))), threads, quiet=not args.debug)
-        say(f"batch: {len(videos)} video(s): {before} done before (skipped), {len(jobs)} to capture on "
-            f"{runner.where}; results in {out_dir}")
+            runner = LocalRunner(min(workers, len(jobs)), threads, quiet=not args.debug)
+        for prev in skipped:  # once the runner is there: a batch that cannot start leaves no rows
+            manifest.append(dict(prev, status="skipped", finished=_now(), run=run_id))
+        before = len(skipped)
+        say(f"batch: {len(videos)} video(s): {before} done before (skipped), {len(jobs)} to capture"
+            + (f" on {runner.where}" if runner else "") + f"; results in {out_dir}")
         report = LibraryProgress(len(jobs), sum(j.frames_estimate for j in jobs), enabled)
 
         def on_result(job: Job, result: dict) -> None:
@@ -148,7 +151,7 @@ def run_batch(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         try:
-            if jobs:
+            if runner is not None:
                 report.tick()
                 runner.run(jobs, str(out_dir), on_result, report.tick)
         except KeyboardInterrupt:
