@@ -87,6 +87,7 @@ def run_batch(args: argparse.Namespace) -> int:
     from ..cli import capture_kwargs
     from ..models import ensure_models
 
+    t0 = time.perf_counter()  # the summary's wall time: the whole command, Ray's start included
     _check_args(args)
     enabled = args.progress != "none"
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if enabled else (lambda text: None)
@@ -149,7 +150,6 @@ def run_batch(args: argparse.Namespace) -> int:
             manifest.append(row)
             report.finished(Path(job.video).name, job.folder, row, job.frames_estimate)
 
-        t0 = time.perf_counter()
         try:
             if runner is not None:
                 report.tick()
