@@ -42,7 +42,8 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | str | 
                 bvh: str | None = None, vmd: str | None = None, rig: str | None = None,
                 backend: str = "auto", models_dir: str | None = None,
                 progress: Progress | None = None, lift: bool = True, fix_swaps: bool = True,
-                fps: float | None = None, hands: bool | None = None) -> list[dict]:
+                fps: float | None = None, hands: bool | None = None, threads: int | None = None,
+                report: dict | None = None, nets_cache: dict | None = None) -> list[dict]:
     """Capture takes from `video` and write them. Returns the take dicts, one per person.
 
     person: None (auto: the most prominent person) or N: one take, written to `out` (and `bvh`, `vmd`);
@@ -54,6 +55,10 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | str | 
     fps: the video's frame rate, overriding what the file says (`video.probe`).
     hands: capture both hands' 21 keypoints of every person captured (`detector.hands`); None (auto) does when
     the hands are large enough in the frame to be seen (`detector.hands.MIN_HAND_PIXELS`).
+    threads: inference threads of the networks on the CPU (default: the cores less one, for the decoder).
+    report: when given, filled with what the take does not record: "people" (the tracks found).
+    nets_cache: when given, the networks are kept there and used again by the next capture with the same
+    models, device, backend and threads (loading them costs seconds: the batch's workers keep one dict).
 
     Every output path is checked before the video is opened (BadInput, nothing written), and the outputs are
     written together at the end (`fileio.staged_outputs`): an error or a signal leaves none of them and no
@@ -92,17 +97,22 @@ def run_capture(video: str, out: str, device: str = "auto", person: int | str | 
     paths = ensure_models(models_dir, progress=progress)
     with staged_outputs():
         return _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backend, progress, lift,
-                        fix_swaps, info, first, stop, paths, hands)
+                        fix_swaps, info, first, stop, paths, hands, threads,
+                        report if report is not None else {}, nets_cache if nets_cache is not None else {})
 
 
 def _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backend, progress, lift, fix_swaps,
-             info, first, stop, paths, hands) -> list[dict]:
+             info, first, stop, paths, hands, threads, report, nets_cache) -> list[dict]:
     from .detector.backends import PoseNets
     from .detector.capture2d import capture_2d
     from .detector.swaps import exchange_sides, undo_swaps
     from .overlay import draw_take_frames
 
-    nets = PoseNets(paths["pose_detection"], paths["pose_landmark_full"], device=device, backend=backend)
+    key = (str(paths["pose_detection"]), str(paths["pose_landmark_full"]), device, backend, threads)
+    if key not in nets_cache:
+        nets_cache[key] = PoseNets(paths["pose_detection"], paths["pose_landmark_full"], device=device,
+                                   backend=backend, threads=threads)
+    nets = nets_cache[key]
     progress.info(f"video {Path(video).name}: {info.width}x{info.height}, {info.fps:g} fps, "
                   f"frames {first}..{stop - 1}; networks: {nets.name}")
 
@@ -111,6 +121,7 @@ def _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backen
     try:
         cap = capture_2d(nets, info, first, stop, person, progress=progress, warn=progress.warning)
         numbers = [p.number for p in cap.people]
+        report["people"] = len(cap.tracks)
         for p in cap.people:
             # the detector's left/right swaps undone before anything looks at the 2D: the take, the overlay
             # and the lift all see the corrected assignment
@@ -136,7 +147,7 @@ def _capture(video, out, device, person, several, overlay, bvh, vmd, rig, backen
             })
             progress.info(f"person {p.number} of {len(cap.tracks)} track(s); "
                           f"seen in {int(p.valid.sum())}/{len(p.valid)} frames")
-        _capture_hands(takes, hands, paths, device, info, cap.first_frame, progress)
+        _capture_hands(takes, hands, paths, device, info, cap.first_frame, progress, nets_cache)
         if writer is not None:
             draw_take_frames(writer, info, cap.first_frame, [t["joints2d"] for t in takes],
                              [t["valid"] for t in takes], [t["swapped"] for t in takes], numbers=numbers,
@@ -214,7 +225,7 @@ def _add_fingers(take: dict, camera_rotation: np.ndarray, fps: float, progress: 
 
 
 def _capture_hands(takes: list[dict], hands: bool | None, paths, device, info, first: int,
-                   progress: Progress) -> None:
+                   progress: Progress, nets_cache: dict) -> None:
     """Add the hand fields to the 2D takes, in place (nothing when hands are off or too small in the frame),
     everyone's hands in one pass over the frames; one line per person on how much of the clip had them."""
     from .detector import hands as hd
@@ -228,7 +239,11 @@ def _capture_hands(takes: list[dict], hands: bool | None, paths, device, info, f
                           f"{hd.MIN_HAND_PIXELS} px they need to be seen (--hands captures them anyway)")
     if not hands:
         return
-    nets = hd.HandNets(paths["hand_recrop"], paths["hand_landmark_full"], paths["palm_detection_full"], device=device)
+    key = (str(paths["hand_landmark_full"]), device, "hands")
+    if key not in nets_cache:
+        nets_cache[key] = hd.HandNets(paths["hand_recrop"], paths["hand_landmark_full"],
+                                      paths["palm_detection_full"], device=device)
+    nets = nets_cache[key]
     for take, track in zip(takes, hd.capture_hands(nets, info, first, bodies, progress=progress)):
         take.update({"hands2d": track.points2d, "hands_valid": track.valid, "hands3d": track.points3d})
         seen = track.valid.mean(axis=0) if track.valid.size else np.zeros(2)

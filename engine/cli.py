@@ -1,8 +1,8 @@
 """The engine's command line: `python -m engine capture|lift|models|bench|lifter ...`.
 
 Exit codes: 0 success, 2 bad input (the user can fix it), 1 internal error or missing models, 130 interrupted
-(SIGINT, Ctrl-C), 143 terminated (SIGTERM, what the add-on's Esc sends). An interrupted capture leaves no
-output and no temporary file behind.
+(SIGINT, Ctrl-C), 143 terminated (SIGTERM, what the add-on's Esc sends); `batch` also exits 3 when some of its
+videos failed. An interrupted capture leaves no output and no temporary file behind.
 Errors are one line; the native libraries' own stderr lines (FFmpeg, OpenCV, LiteRT, ONNX Runtime) are kept
 off the user's stderr during a capture; `--debug` shows them and the traceback.
 """
@@ -109,15 +109,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m engine", description="Monocap engine: video to 3D animation.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    c = sub.add_parser("capture", help="capture a take from a video",
-                       description="Detect the person in VIDEO, lift to 3D and write a take (.npz).")
-    c.add_argument("video", help="input video file (anything OpenCV/FFmpeg decodes)")
-    c.add_argument("-o", "--output", required=True, help="take file to write (.npz)")
+def capture_options() -> argparse.ArgumentParser:
+    """The options that say how a video is captured, shared by `capture` and `batch` (argparse parent), so
+    an option added here applies to both; `capture_kwargs` turns them into `run_capture`'s arguments."""
+    c = argparse.ArgumentParser(add_help=False)
     c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="where the networks run; auto takes CUDA when torch sees a GPU (default auto)")
     c.add_argument("--backend", default="auto", choices=["auto", "torch", "litert", "onnx"],
@@ -133,14 +128,59 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--fps", type=float, default=None, metavar="RATE",
                    help="the video's real frame rate, when the file's is wrong or missing (default: from the file; "
                         "a variable or implausible rate is reported)")
-    c.add_argument("--overlay", default=None, metavar="OUT.mp4", help="also write the video with the 2D skeleton")
-    c.add_argument("--bvh", default=None, metavar="OUT.bvh", help="also write the motion as BVH")
-    c.add_argument("--vmd", default=None, metavar="OUT.vmd", help="also write an MMD motion for the rig --rig")
     c.add_argument("--rig", default=None, metavar="MODEL.pmx", help="the PMX model the VMD is made for")
     c.add_argument("--no-lift", action="store_true", help="stop after 2D (the take holds no 3D fields)")
     c.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
                    help="capture both hands' 21 keypoints (default: when the hands span at least 24 px)")
     c.add_argument("--models-dir", default=None, help="model cache (default: $MONOCAP_MODELS_DIR or the user cache)")
+    return c
+
+
+# dests of capture_options() that do not change what a capture produces (left out of the batch's options hash)
+CAPTURE_OPTIONS_NOT_IN_RESULT = ("models_dir",)
+
+
+def capture_kwargs(args: argparse.Namespace) -> dict:
+    """`run_capture` keyword arguments from the parsed capture_options() (outputs not included)."""
+    return dict(device=args.device, person=args.person, start=args.start, end=args.end, rig=args.rig,
+                backend=args.backend, models_dir=args.models_dir, lift=not args.no_lift, fps=args.fps,
+                hands=args.hands)
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("give 1 or more")
+    return n
+
+
+BATCH_DESCRIPTION = """Capture every video of INPUTS into DIR: one result folder per video (its name from the
+video's path), a manifest DIR/manifest.jsonl with one row per finished video, and a summary.
+
+Running the same command again skips the videos already done with the same options and retries the failed
+ones. Every capture option applies to every video.
+
+exit codes: 0 every video done (or done before), 3 some videos failed (their reasons are in the manifest),
+2 bad arguments (nothing found, --out unusable, another batch running on DIR), 1 internal error,
+130/143 interrupted (the videos in flight are lost; run again to resume)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m engine", description="Monocap engine: video to 3D animation.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    opts = capture_options()
+    c = sub.add_parser("capture", help="capture a take from a video", parents=[opts],
+                       description="Detect the person in VIDEO, lift to 3D and write a take (.npz).")
+    c.add_argument("video", help="input video file (anything OpenCV/FFmpeg decodes)")
+    c.add_argument("-o", "--output", required=True, help="take file to write (.npz)")
+    c.add_argument("--overlay", default=None, metavar="OUT.mp4", help="also write the video with the 2D skeleton")
+    c.add_argument("--bvh", default=None, metavar="OUT.bvh", help="also write the motion as BVH")
+    c.add_argument("--vmd", default=None, metavar="OUT.vmd", help="also write an MMD motion for the rig --rig")
     c.add_argument("--progress", default="text", choices=["text", "jsonl", "none"],
                    help="progress on stderr as text, or JSON lines on stdout (the add-on's protocol)")
 
@@ -152,6 +192,28 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("-o", "--output", required=True, help="the 3D take to write (a folder for several takes)")
     lt.add_argument("--progress", default="text", choices=["text", "jsonl", "none"],
                     help="progress on stderr as text, or JSON lines on stdout")
+
+    bt = sub.add_parser("batch", help="capture a library of videos (resumable; local workers or Ray)",
+                        parents=[opts], description=BATCH_DESCRIPTION,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    bt.add_argument("inputs", nargs="*", metavar="INPUT",
+                    help="a video file, a folder (searched for videos, sub-folders included) or a text file "
+                         "listing one path per line (.txt/.lst/.list; # comments; relative to the list's folder)")
+    bt.add_argument("--out", required=True, metavar="DIR",
+                    help="where every video's result folder and the manifest (manifest.jsonl) go")
+    bt.add_argument("--overlay", action="store_true", help="also write each video with its 2D skeleton")
+    bt.add_argument("--bvh", action="store_true", help="also write each motion as BVH")
+    bt.add_argument("--vmd", action="store_true", help="also write each motion as VMD for the rig --rig")
+    bt.add_argument("--workers", type=_positive, default=None, metavar="N",
+                    help="local worker processes (default: the cores divided by --threads, at least 1)")
+    bt.add_argument("--threads", type=_positive, default=None, metavar="T",
+                    help="inference threads per video (default 1; the decoder has a thread of its own)")
+    bt.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="run one Ray task per video: alone, on a Ray instance started here; with ADDRESS "
+                         "(host:port of a head node, or 'auto'), on that cluster (pip install -r "
+                         "engine/requirements-ray.txt)")
+    bt.add_argument("--progress", default="text", choices=["text", "none"],
+                    help="library progress and one line per finished video on stderr (default text)")
 
     m = sub.add_parser("models", help="manage model files")
     msub = m.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
@@ -179,11 +241,8 @@ def main(argv: list[str] | None = None) -> int:
 
             with interruptible() as finished, native_stderr_silenced(not args.debug):
                 try:
-                    takes = run_capture(args.video, args.output, device=args.device, person=args.person,
-                                        start=args.start, end=args.end, overlay=args.overlay, bvh=args.bvh,
-                                        vmd=args.vmd, rig=args.rig, backend=args.backend, models_dir=args.models_dir,
-                                        progress=progress, lift=not args.no_lift, fps=args.fps,
-                                        hands=args.hands)
+                    takes = run_capture(args.video, args.output, overlay=args.overlay, bvh=args.bvh, vmd=args.vmd,
+                                        progress=progress, **capture_kwargs(args))
                     finished.append(0)
                     if takes[0].get("people") is not None:  # one take per person: each named; the first is the result
                         paths = list(person_paths(args.output, [int(t["person"]) for t in takes]).values())
@@ -208,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
                 finished.append(0)
                 progress.result(args.output)
             return 0
+        if args.command == "batch":
+            from .batch.run import run_batch
+
+            with interruptible():
+                return run_batch(args)
         if args.command == "models":
             from .models import fetch_models, models_dir
 

@@ -8,7 +8,8 @@
                                     # examples per test with fresh seeds until N minutes have passed
 
 Environments (created once, reused): .venv (the engine: torch, OpenCV, LiteRT), .venv-blender50
-(bpy 5.0.1) and .venv-blender42 (bpy 4.2 LTS). Pins live in engine/requirements.txt and tests/requirements*.txt.
+(bpy 5.0.1) and .venv-blender42 (bpy 4.2 LTS). Pins live in engine/requirements.txt, engine/requirements-ray.txt
+(the optional Ray extra of `engine batch`, installed here because the tests use it) and tests/requirements*.txt.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = {
-    "engine": (ROOT / ".venv", ["engine/requirements.txt", "tests/requirements.txt"]),
+    # requirements-ray.txt: the optional extra of `engine batch --ray`, which the tests run on a local cluster
+    "engine": (ROOT / ".venv", ["engine/requirements.txt", "engine/requirements-ray.txt", "tests/requirements.txt"]),
     "blender50": (ROOT / ".venv-blender50", ["tests/requirements-blender50.txt"]),
     "blender42": (ROOT / ".venv-blender42", ["tests/requirements-blender42.txt"]),
 }

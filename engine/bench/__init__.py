@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 
-BENCHES = ("capture", "hands", "tflite", "lifter", "vmd", "bake")
+BENCHES = ("capture", "hands", "tflite", "lifter", "vmd", "bake", "batch")
 
 
 def run_bench(only: list[str] | None = None, json_out: str | None = None) -> int:
