@@ -43,8 +43,8 @@ def _warm_capture(video: Path, out: Path):
 
     def once() -> tuple[float, int]:
         t = time.perf_counter()
-        take = run_capture(str(video), str(out / "warm.npz"), threads=1, nets_cache=nets)
-        return time.perf_counter() - t, len(take["valid"])
+        takes = run_capture(str(video), str(out / "warm.npz"), threads=1, nets_cache=nets)
+        return time.perf_counter() - t, len(takes[0]["valid"])
     return once
 
 
