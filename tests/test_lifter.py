@@ -459,7 +459,8 @@ def test_onnx_lifter_matches_the_torch_lifter(weights, tmp_path) -> None:
     meta, members = read_members(weights)
     model = onnx.load_from_string(lifter_onnx(meta, members))
     onnx.checker.check_model(model)
-    assert {n.op_type for n in model.graph.node} <= {"Conv", "Relu", "Slice", "Add", "Unsqueeze", "Concat"}
+    assert {n.op_type for n in model.graph.node} <= {"Conv", "Relu", "Slice", "Add", "Unsqueeze", "Transpose",
+                                                        "Concat"}
 
 
 def test_lifter_runtime_is_checked() -> None:

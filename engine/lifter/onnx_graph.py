@@ -39,19 +39,24 @@ def lifter_onnx(meta: dict, members: list[tuple[dict, dict]]) -> bytes:
         return name
 
     def conv(x: str, out: str, w: np.ndarray, b: np.ndarray, dilation: int) -> str:
-        nodes.append(helper.make_node("Conv", [x, const(out + ".w", w), const(out + ".b", b)], [out],
-                                      dilations=[dilation], kernel_shape=[w.shape[2]], pads=[0, 0], strides=[1]))
+        # as a 2D convolution over (B, C, 1, T): ONNX Runtime's blocked (NCHWc) convolution kernels take
+        # those, not 1D ones; it cost 24 % less CPU time per frame than Conv1d (one thread, 4 views x 1,104
+        # frames, 2026-12-06)
+        nodes.append(helper.make_node("Conv", [x, const(out + ".w", w[:, :, None, :]), const(out + ".b", b)], [out],
+                                      dilations=[1, dilation], kernel_shape=[1, w.shape[2]], pads=[0, 0, 0, 0],
+                                      strides=[1, 1]))
         return out
 
     def relu(x: str, out: str) -> str:
         nodes.append(helper.make_node("Relu", [x], [out]))
         return out
 
+    nodes.append(helper.make_node("Unsqueeze", ["x", const("axis2", np.array([2]))], ["x4"]))
     outs = []
     for m, (_, state) in enumerate(members):
         try:
             p = f"m{m}."
-            h = relu(conv("x", p + "expand", *_folded(state, "expand", "expand_bn"), 1), p + "h0")
+            h = relu(conv("x4", p + "expand", *_folded(state, "expand", "expand_bn"), 1), p + "h0")
             dil = widths[0]
             for i, w in enumerate(widths[1:]):
                 pad = (w - 1) * dil // 2
@@ -60,7 +65,7 @@ def lifter_onnx(meta: dict, members: list[tuple[dict, dict]]) -> bytes:
                     res = p + f"res{i}"
                     nodes.append(helper.make_node("Slice", [h, const(res + ".s", np.array([pad])),
                                                             const(res + ".e", np.array([-pad])),
-                                                            const(res + ".a", np.array([2]))], [res]))
+                                                            const(res + ".a", np.array([3]))], [res]))
                 a = relu(conv(h, p + f"c{2 * i}", *_folded(state, f"convs.{2 * i}", f"bns.{2 * i}"), dil),
                          p + f"a{2 * i}")
                 b = relu(conv(a, p + f"c{2 * i + 1}", *_folded(state, f"convs.{2 * i + 1}", f"bns.{2 * i + 1}"),
@@ -81,7 +86,8 @@ def lifter_onnx(meta: dict, members: list[tuple[dict, dict]]) -> bytes:
                      np.concatenate(biases).astype(np.float32), 1)
         except KeyError as exc:
             raise ModelError(f"lifter weights: network {m} lacks the tensor {exc.args[0]}") from None
-        nodes.append(helper.make_node("Unsqueeze", [y, const(p + "axis0", np.array([0]))], [p + "y"]))
+        # (B, C, 1, T) -> (1, B, C, T)
+        nodes.append(helper.make_node("Transpose", [y], [p + "y"], perm=[2, 0, 1, 3]))
         outs.append(p + "y")
     nodes.append(helper.make_node("Concat", outs, ["y"], axis=0))
     features = int(meta["features"])
