@@ -288,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_bench(args.only.split(",") if args.only else None, args.json)
         if args.command == "lifter":
             if args.lifter_command == "train":
+                from .profiles import require_torch
+
+                require_torch("lifter train")
                 from .lifter.train import main as train_main
 
                 return train_main(args.rest)

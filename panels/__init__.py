@@ -10,22 +10,33 @@ CLASSES: list[type] = list(sidebar.CLASSES)
 
 
 def draw_preferences(prefs: bpy.types.AddonPreferences, context: bpy.types.Context) -> None:
-    """The add-on preferences: engine Python, device, and the 'Set up engine' button with its status."""
-    from ..operators.setup import setup_status
+    """The add-on preferences: engine Python, device with the installed profile, the two 'Set up engine'
+    buttons (each with its download size), the running set-up's progress and its Cancel button."""
+    from ..blender_lib.engine_link.engine_python import profile_line
+    from ..operators.setup import download_text, setup_running, setup_status
 
     layout = prefs.layout
     layout.prop(prefs, "engine_python")
     layout.prop(prefs, "device")
+    line = profile_line(context)
+    layout.label(text=line, icon="ERROR" if "sees no GPU" in line or "CPU-only build" in line else "INFO")
     row = layout.row()
-    row.operator("monocap.setup_engine", icon="CONSOLE")
+    row.enabled = not setup_running()
+    for profile in ("cpu", "gpu"):
+        op = row.operator("monocap.setup_engine", text=f"Set up engine ({profile.upper()}, "
+                                                       f"{download_text(profile)})", icon="CONSOLE")
+        op.profile = profile
     text, progress = setup_status()
     if text:
-        if 0.0 < progress < 1.0 and hasattr(layout, "progress"):
-            layout.progress(factor=progress, type="BAR", text=text)
+        row = layout.row()
+        if setup_running() and hasattr(row, "progress"):
+            row.progress(factor=progress, type="BAR", text=text)
         else:
-            layout.label(text=text)
-    layout.label(text="Set up engine makes a Python environment in the extension's folder and installs the "
-                      "engine's packages (several GB for torch); it never changes Blender's Python.")
+            row.label(text=text)
+        if setup_running():
+            row.operator("monocap.cancel_setup", icon="CANCEL")
+    layout.label(text="Set up engine makes a Python environment in the extension's folder and installs the engine "
+                      "into it (CPU: no torch; GPU: torch with CUDA); it never changes Blender's Python.")
 
 
 def register() -> None:

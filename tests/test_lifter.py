@@ -12,7 +12,7 @@ from engine import skeleton as sk
 from engine.formats.bvh import read_bvh, write_bvh
 from engine.lifter import data as D
 from engine.lifter.evaluate import evaluate, pa_mpjpe
-from engine.lifter.infer import WEIGHTS, Lifter
+from engine.lifter.infer import BASELINE_WEIGHTS, WEIGHTS, Lifter
 from engine.motion.rotations import forward_kinematics
 from engine.motion.take3d import complete_take
 
@@ -35,7 +35,7 @@ def held() -> list[D.Clip]:
 
 @pytest.fixture(scope="module")
 def lifter() -> Lifter:
-    return Lifter(WEIGHTS, threads=2)  # as the product runs it: bfloat16 where the CPU has it
+    return Lifter(WEIGHTS, threads=2)  # as the product runs it: ONNX Runtime, float32
 
 
 @pytest.fixture(scope="module")
@@ -382,7 +382,7 @@ def test_combined_weights_average_their_members(tmp_path, held) -> None:
     both = tmp_path / "ab.safetensors"
     assert combine_main([str(a), str(b), "--out", str(both)]) == 0
     ens = Lifter(both, bf16=False, same_bones=False)
-    assert len(ens.models) == 2 and [m["steps"] for m in ens.members] == [1, 2]
+    assert ens.n_members == 2 and [m["steps"] for m in ens.members] == [1, 2]
     assert [m["source"] for m in ens.members] == ["a.safetensors", "b.safetensors"]
     clip = next(c for c in held if c.motion == "walk")
     kp = D.Synth([clip], np.random.default_rng(6)).view(clip.points[None, :100].astype(np.float64),
@@ -431,3 +431,42 @@ def test_bfloat16_lift_agrees_with_float32(lifter_fp32, held) -> None:
     gt = b.pose[0]
     err16, err32 = (np.linalg.norm(p[:, 1:] - gt[:, 1:], axis=-1).mean() for p in (pose16, pose32))
     assert abs(err16 - err32) < 0.002
+
+
+@pytest.mark.parametrize("weights", [WEIGHTS, BASELINE_WEIGHTS], ids=["temporal", "baseline"])
+def test_onnx_lifter_matches_the_torch_lifter(weights, tmp_path) -> None:
+    """The cpu profile's lifter (ONNX written from the safetensors by numpy + onnx.helper, run by ONNX Runtime)
+    against the torch network in float32, on the real 2D of the four pose2sim views and a 9-frame clip: within
+    1 mm (they agree to about 0.001 mm). Long clips go through in pieces on both."""
+    from engine.lifter.onnx_graph import lifter_onnx
+    from engine.lifter.members import read_members
+
+    data = np.load(Path(__file__).resolve().parent / "data" / "pose2sim_2d.npz")
+    by_onnx = Lifter(weights, runtime="onnx")
+    by_torch = Lifter(weights, runtime="torch", bf16=False)
+    assert by_onnx.runtime == "onnx" and by_torch.runtime == "torch"
+    for cam in ("cam01", "cam02", "cam03", "cam04"):
+        kp = D.normalise_pixels(data[f"{cam}_joints2d"], (1080, 1920))
+        valid = data[f"{cam}_valid"]
+        for frames in (slice(None), slice(40, 49)):
+            a, b = by_onnx.lift(kp[frames], valid[frames]), by_torch.lift(kp[frames], valid[frames])
+            assert np.abs(a[0] - b[0]).max() < 0.001 and np.abs(a[1] - b[1]).max() < 0.001
+            if a[2] is not None:
+                assert np.abs(a[2] - b[2]).max() < 1e-4
+    # the graph holds every network of the file and nothing of torch's: plain ONNX that onnx's checker accepts
+    import onnx
+
+    meta, members = read_members(weights)
+    model = onnx.load_from_string(lifter_onnx(meta, members))
+    onnx.checker.check_model(model)
+    assert {n.op_type for n in model.graph.node} <= {"Conv", "Relu", "Slice", "Add", "Unsqueeze", "Transpose",
+                                                        "Concat"}
+
+
+def test_lifter_runtime_is_checked() -> None:
+    from engine.errors import ModelError
+
+    with pytest.raises(ModelError, match="unknown lifter runtime 'tpu'"):
+        Lifter(WEIGHTS, runtime="tpu")
+    assert Lifter(WEIGHTS).runtime == "onnx"  # the default where ONNX Runtime is installed
+    assert Lifter(WEIGHTS, bf16=True).runtime == "torch"  # only torch computes bfloat16

@@ -88,7 +88,7 @@ def test_landmarks_match_litert(model_paths, inputs, optimize):
 
 @pytest.mark.parametrize("name", ["pose_detection", "pose_landmark_full"])
 def test_onnx_runtime_runs_our_graph_as_litert_does(model_paths, inputs, name):
-    # Our torch graph exported to ONNX and run by ONNX Runtime (the CPU landmark path of `--backend auto`).
+    # The graph written as ONNX from the .tflite, run by ONNX Runtime (the CPU landmark path of `--backend auto`).
     path, x = model_paths[name], inputs[name]
     ours = OnnxModel(path)(x)
     ref = LiteRTModel(path)(x)
@@ -340,9 +340,10 @@ def _conv_opts(padding, stride, act, dilation=1, depth_multiplier=None):
 
 
 def _compare(path: Path, x: np.ndarray, rel: float = 1e-5) -> None:
+    """Our torch port (fused and plain) and the ONNX graph written from the .tflite, against LiteRT."""
     ref = LiteRTModel(path)(x)
-    for optimize in (True, False):
-        ours = _run_torch(path, x, optimize=optimize)
+    for optimize in (True, False, "onnx"):
+        ours = OnnxModel(path)(x) if optimize == "onnx" else _run_torch(path, x, optimize=optimize)
         assert len(ours) == len(ref)
         for a, b in zip(ours, ref):
             assert a.shape == b.shape
@@ -463,3 +464,37 @@ def test_unsupported_op_is_named(tmp_path):
     LiteRTModel(path)(np.zeros((1, 4, 4, 3), np.float32))  # a valid graph: LiteRT runs it
     with pytest.raises(ModelError, match="unsupported op HARD_SWISH in hardswish.tflite"):
         build_module(path)
+    from engine.tflite_onnx import SUPPORTED_OPS as ONNX_OPS
+    from engine.tflite_onnx import tflite_to_onnx
+
+    assert ONNX_OPS == SUPPORTED_OPS  # the ONNX writer covers what the torch interpreter does
+    with pytest.raises(ModelError, match="unsupported op HARD_SWISH in hardswish.tflite"):
+        tflite_to_onnx(path)
+
+
+@pytest.mark.parametrize("name", ["pose_detection", "pose_landmark_full"])
+def test_onnx_written_from_the_tflite_matches_the_torch_port_export(model_paths, inputs, name):
+    """The ONNX graph `tflite_onnx` writes (numpy + onnx.helper, no torch: the cpu profile's path) against our
+    torch port exported by torch's exporter (what the engine ran before), on real frames: keypoints within
+    0.01 px of the 256x256 crop (they agree to float32 rounding), detector boxes and scores likewise."""
+    import onnx
+
+    from engine.tflite_onnx import tflite_to_onnx
+
+    path, x = model_paths[name], inputs[name]
+    outputs = (0, 1) if name == "pose_landmark_full" else None
+    ours = OnnxModel(path, outputs=outputs)(x)
+    ref = OnnxModel(path, outputs=outputs, source="torch")(x)
+    assert [o.shape for o in ours] == [r.shape for r in ref]
+    for a, b in zip(ours, ref):
+        assert np.abs(a - b).max() < 1e-3
+    if name == "pose_landmark_full":
+        p, q = ours[0].reshape(len(x), 39, 5), ref[0].reshape(len(x), 39, 5)
+        assert np.abs(p[..., :2] - q[..., :2]).max() < 0.01
+    model = onnx.load_from_string(tflite_to_onnx(path, outputs))
+    onnx.checker.check_model(model)
+    # pruned: the landmark graph without its segmentation and heatmap branches is smaller
+    if name == "pose_landmark_full":
+        full = onnx.load_from_string(tflite_to_onnx(path))
+        assert len(model.graph.node) < len(full.graph.node)
+        assert [o.name for o in model.graph.output] == ["Identity", "Identity_1"]

@@ -7,9 +7,11 @@
     python3 tools/dev.py fuzz [--minutes N] [--examples E]   # the readers' fuzz tests, long: runs of E
                                     # examples per test with fresh seeds until N minutes have passed
 
-Environments (created once, reused): .venv (the engine: torch, OpenCV, LiteRT), .venv-blender50
-(bpy 5.0.1) and .venv-blender42 (bpy 4.2 LTS). Pins live in engine/requirements.txt, engine/requirements-ray.txt
-(the optional Ray extra of `engine batch`, installed here because the tests use it) and tests/requirements*.txt.
+Environments (created once, reused): .venv-cpu (the engine's `cpu` install profile, engine/requirements.txt:
+no torch; the demo runs there), .venv (the `gpu` profile, engine/requirements-gpu.txt, which adds torch, plus
+the Ray extra of `engine batch` (engine/requirements-ray.txt) and the test tools: the test suite runs there,
+and tests/test_cpu_profile.py captures in .venv-cpu), .venv-blender50 (bpy 5.0.1) and .venv-blender42 (bpy 4.2
+LTS). Pins live in engine/requirements*.txt and tests/requirements*.txt.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = {
+    "cpu": (ROOT / ".venv-cpu", ["engine/requirements.txt"]),
     # requirements-ray.txt: the optional extra of `engine batch --ray`, which the tests run on a local cluster
-    "engine": (ROOT / ".venv", ["engine/requirements.txt", "engine/requirements-ray.txt", "tests/requirements.txt"]),
+    "engine": (ROOT / ".venv", ["engine/requirements-gpu.txt", "engine/requirements-ray.txt",
+                                "tests/requirements.txt"]),
     "blender50": (ROOT / ".venv-blender50", ["tests/requirements-blender50.txt"]),
     "blender42": (ROOT / ".venv-blender42", ["tests/requirements-blender42.txt"]),
 }
@@ -41,6 +45,18 @@ def run(cmd: list, **kw) -> int:
     return subprocess.call([str(c) for c in cmd], cwd=ROOT, **kw)
 
 
+def requirements_text(path: Path) -> str:
+    """A requirements file with the files it includes (`-r other.txt`) written out in place."""
+    lines = []
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in ("-r", "--requirement"):
+            lines.append(requirements_text(path.parent / words[1]))
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def ensure_env(name: str) -> Path:
     """Create the venv and install its pinned requirements (pip skips what is already there)."""
     env, reqs = ENVS[name]
@@ -49,7 +65,7 @@ def ensure_env(name: str) -> Path:
         print(f"creating {env.name}", flush=True)
         venv.create(env, with_pip=True)
     stamp = env / ".monocap-requirements"
-    wanted = "\n".join((ROOT / r).read_text() for r in reqs)
+    wanted = "\n".join(requirements_text(ROOT / r) for r in reqs)
     if not stamp.exists() or stamp.read_text() != wanted:
         args = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
         for r in reqs:
@@ -61,7 +77,7 @@ def ensure_env(name: str) -> Path:
 
 
 def demo() -> int:
-    py = ensure_env("engine")
+    py = ensure_env("cpu")
     out = ROOT / "out"
     out.mkdir(exist_ok=True)
     cmd = [py, "-m", "engine", "capture", SAMPLE, "-o", out / "demo_take.npz",

@@ -1,5 +1,5 @@
-"""Finding and checking the engine's Python from Blender: preferences, the extension's user folder, and a
-torch import check. Everything here raises BadInput with a message that says what to do."""
+"""Finding and checking the engine's Python from Blender: preferences, the extension's user folder, an import
+check and the install profile it has. Everything here raises BadInput with a message that says what to do."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import bpy
 
 from ...engine.errors import BadInput
-from .process_jobs import venv_python
+from .process_jobs import read_profile_marker, venv_python
 
 # The add-on package two levels up from "<addon>.blender_lib.engine_link": "monocap", or
 # "bl_ext.<repo>.monocap" when installed.
@@ -53,13 +53,14 @@ def engine_python(context: bpy.types.Context | None = None) -> str:
 
 
 def check_engine(python: str, timeout: float = 120.0) -> None:
-    """BadInput unless `python` can import torch. A success is remembered for the session (the import
-    takes seconds); a failure is checked again next time, since the user may have installed torch since."""
+    """BadInput unless `python` has what every install profile has (numpy, OpenCV, ONNX Runtime). A success
+    is remembered for the session; a failure is checked again next time, since the user may have set the
+    engine up since. Whether torch is there (the gpu profile) is the engine's to say, when it needs it."""
     key = (python, os.path.getmtime(python))
     if key in _checked:
         return
     try:
-        proc = subprocess.run([python, "-c", "import torch, numpy"], capture_output=True, text=True,
+        proc = subprocess.run([python, "-c", "import numpy, cv2, onnxruntime"], capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL, check=False)
         problem = None if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["?"])[-1]
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -69,3 +70,16 @@ def check_engine(python: str, timeout: float = 120.0) -> None:
     else:
         raise BadInput(f"The engine Python {python} cannot run the engine ({problem}): press 'Set up engine' "
                        "in the add-on preferences or install engine/requirements.txt into it")
+
+
+def profile_line(context: bpy.types.Context | None = None) -> str:
+    """One line for the preferences: which install profile the engine Python has (and, for the gpu profile
+    without a usable GPU, what to do), from what 'Set up engine' found when it finished."""
+    try:
+        python = engine_python(context)
+    except BadInput:
+        return "No engine set up yet"
+    report = read_profile_marker(python)
+    if report is None:
+        return "Install profile unknown (this engine Python was not made by 'Set up engine')"
+    return str(report.get("line") or report.get("profile"))

@@ -7,6 +7,7 @@ import collections
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...engine.profiles import DOWNLOAD_MB, PROFILES, REQUIREMENTS, TORCH_CUDA_INDEX
+
 # The add-on folder, two up from blender_lib/engine_link/: it holds engine/ and is the cwd of `python -m engine`.
 ADDON_DIR = Path(__file__).resolve().parents[2]
-REQUIREMENTS = ADDON_DIR / "engine" / "requirements.txt"
+REQUIREMENTS_OF = REQUIREMENTS  # install profile -> its requirements file (engine/profiles.py)
 
 
 @dataclass
@@ -191,71 +194,175 @@ def base_python() -> str:
     return sys.executable
 
 
-class SetupJob:
-    """Create a venv and pip-install the engine requirements into it, as a chain of ProcessJobs."""
+def pip_version(venv: Path) -> tuple[int, ...]:
+    """The version of the pip installed in `venv` (from its dist-info folder; (0,) when none is found)."""
+    found = sorted(venv.glob("lib*/python*/site-packages/pip-*.dist-info"))
+    found += sorted(venv.glob("Lib/site-packages/pip-*.dist-info"))  # Windows
+    for info in found:
+        try:
+            return tuple(int(v) for v in info.name[len("pip-"):-len(".dist-info")].split(".")[:3])
+        except ValueError:
+            continue
+    return (0,)
 
-    def __init__(self, venv: Path, requirements: Path = REQUIREMENTS, python: str | None = None) -> None:
+
+def requirement_lines(path: Path) -> list[str]:
+    """The requirements of a file, comments and blank lines dropped, files it includes (`-r`) read in place."""
+    out = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#")[0].strip()
+        words = line.split()
+        if len(words) == 2 and words[0] in ("-r", "--requirement"):
+            out += requirement_lines(path.parent / words[1])
+        elif line:
+            out.append(line)
+    return out
+
+
+_SIZE = re.compile(r"\(([\d.]+) (kB|MB|GB)\)")
+_UNITS = {"kB": 1e3, "MB": 1e6, "GB": 1e9}
+
+
+class SetupJob:
+    """Create a venv and pip-install one of the engine's install profiles into it (`engine.profiles`), then ask
+    the new environment what it is (`python -m engine.profiles`), as a chain of ProcessJobs.
+
+    Progress is the bytes pip has downloaded against the profile's download size: pip >= 24.1 reports each
+    download as it goes (`--progress-bar raw`), an older pip file by file. Cancelling ends pip; running the
+    job again on the same folder resumes: the venv is kept, what is installed is skipped and the finished
+    downloads come from pip's cache (the file that was downloading starts over).
+    """
+
+    def __init__(self, venv: Path, requirements: Path | None = None, python: str | None = None,
+                 profile: str = "cpu", platform: str = sys.platform) -> None:
         self.venv = Path(venv)
-        self.requirements = Path(requirements)
+        self.profile = profile if profile in PROFILES else "cpu"
+        self.requirements = Path(requirements) if requirements else REQUIREMENTS_OF[self.profile]
+        self.platform = platform
+        self.report: dict | None = None
         self.state = JobState(stage="venv", total=1)
-        self._packages = 1
         self._step = 0
         self._job: ProcessJob | None = None
+        self._bytes_done = 0  # downloads finished (or found in pip's cache)
+        self._bytes_now = 0  # the download in progress
+        self._raw = False
+        self._packages = 1
         if not self.requirements.is_file():
             self._fail(f"requirements file not found: {self.requirements}")
             return
         try:
-            self._packages = max(1, sum(1 for ln in self._lines_of(self.requirements) if ln))
+            self._packages = max(1, len(requirement_lines(self.requirements)))
         except UnicodeDecodeError:
             self._fail(f"requirements file {self.requirements} is not UTF-8 text")
             return
         except OSError as exc:
             self._fail(f"cannot read requirements file {self.requirements}: {exc.strerror or exc}")
             return
+        # the profile's own files have a measured download size; another file is counted package by package
+        self._own_profile = not requirements
+        mb = DOWNLOAD_MB.get(self.profile) if self._own_profile else None
+        self._total_bytes = int(mb * 1e6) if mb else 0
         py = python or base_python()
         if venv_python(self.venv).exists():
             self._start_pip()
         else:
+            self.state.message = "Creating the environment"
             self._job = ProcessJob([py, "-m", "venv", str(self.venv)])
-
-    @staticmethod
-    def _lines_of(path: Path) -> list[str]:
-        if not path.is_file():
-            return []
-        return [ln.split("#")[0].strip() for ln in path.read_text(encoding="utf-8").splitlines()]
 
     def _fail(self, msg: str) -> None:
         self.state.error, self.state.finished = msg, True
 
+    def pip_argv(self) -> list[str]:
+        """The pip command line for this profile (the CUDA build of torch from PyTorch's index on Windows)."""
+        self._raw = pip_version(self.venv) >= (24, 1)
+        argv = [str(venv_python(self.venv)), "-m", "pip", "install", "--disable-pip-version-check",
+                "--progress-bar", "raw" if self._raw else "off", "-r", str(self.requirements)]
+        if self.profile == "gpu" and self.platform == "win32":
+            argv += ["--extra-index-url", TORCH_CUDA_INDEX]
+        return argv
+
     def _start_pip(self) -> None:
         self._step = 1
-        self.state.stage, self.state.done, self.state.total = "install", 0, self._packages
-        self._job = ProcessJob([venv_python(self.venv), "-m", "pip", "install", "--disable-pip-version-check",
-                                "--progress-bar", "off", "-r", str(self.requirements)])
+        self.state.stage = "install"
+        self.state.done, self.state.total = 0, self._total_bytes or self._packages
+        self._job = ProcessJob(self.pip_argv())
+
+    def _start_check(self) -> None:
+        self._step = 2
+        self.state.stage, self.state.message = "check", "Checking the engine environment"
+        self._job = ProcessJob([venv_python(self.venv), "-m", "engine.profiles"], cwd=ADDON_DIR)
+
+    def _pip_line(self, line: str) -> None:
+        """Progress from one line of pip's output."""
+        st = self.state
+        text = line.strip()
+        if text.startswith("Progress ") and self._total_bytes:
+            try:
+                _, now, _, of = text.split()
+                now, of = int(now), int(of)
+            except ValueError:
+                return
+            self._bytes_now = now
+            if of and now >= of:
+                self._bytes_done, self._bytes_now = self._bytes_done + of, 0
+        elif text.startswith(("Downloading ", "Using cached ")):
+            size = _SIZE.search(text)
+            counted = text.startswith("Using cached ") or not self._raw  # raw: the Progress lines count it
+            if size and counted:
+                self._bytes_done += int(float(size.group(1)) * _UNITS[size.group(2)])
+            st.message = text.split("/")[-1] if "://" in text else text
+        elif text.startswith("Collecting "):
+            if not self._total_bytes:
+                st.done = min(st.done + 1, st.total)
+            st.message = text.split(" (from")[0]
+        elif text.startswith("Installing collected packages"):
+            st.message = "Installing the packages (unpacking: this takes a while)"
+            if self._total_bytes:
+                self._bytes_done = max(self._bytes_done, int(0.95 * self._total_bytes))
+        if self._total_bytes:
+            st.done = min(self._bytes_done + self._bytes_now, int(0.99 * self._total_bytes))
+            if text.startswith(("Progress ", "Downloading ", "Using cached ")):
+                st.message = (f"Downloading: {st.done / 1e6:,.0f} of about {self._total_bytes / 1e6:,.0f} MB")
 
     def poll(self) -> JobState:
         if self.state.finished or self._job is None:
             return self.state
         st = self._job.poll()
         for line in list(st.log):
-            if self._step == 1 and line.startswith("Collecting "):
-                self.state.done = min(self.state.done + 1, self.state.total)
-                self.state.message = line
-            self.state.log.append(line)
+            if self._step == 1:
+                self._pip_line(line)
+            if self._step == 2 and line.startswith("{"):
+                try:
+                    self.report = json.loads(line)
+                except json.JSONDecodeError:
+                    pass
+            if not line.startswith("Progress "):
+                self.state.log.append(line)
         st.log.clear()
         if not st.finished:
             return self.state
         if st.error:
-            what = "creating the engine environment" if self._step == 0 else "installing the engine packages"
+            if st.error == "cancelled":
+                self._fail("cancelled")
+                return self.state
+            what = ("creating the engine environment", "installing the engine packages",
+                    "checking the engine environment")[self._step]
             detail = next((ln for ln in reversed(self.state.log) if "error" in ln.lower()), st.error)
             self._fail(f"{what} failed: {detail.strip()}")
         elif self._step == 0:
             self._start_pip()
+        elif self._step == 1 and self._own_profile:
+            self._start_check()
         else:
-            self.state.done = self.state.total
-            self.state.result = str(venv_python(self.venv))
-            self.state.finished = True
+            self._finish()
         return self.state
+
+    def _finish(self) -> None:
+        if self.report is not None:
+            write_profile_marker(self.venv, self.report)
+        self.state.done = self.state.total
+        self.state.result = str(venv_python(self.venv))
+        self.state.finished = True
 
     def wait(self, timeout: float | None = None) -> JobState:
         t_end = None if timeout is None else time.monotonic() + timeout
@@ -271,3 +378,23 @@ class SetupJob:
             self._job.cancel()
         if not self.state.finished:
             self._fail("cancelled")
+
+
+MARKER = ".monocap-profile.json"
+
+
+def write_profile_marker(venv: Path, report: dict) -> None:
+    """What `python -m engine.profiles` said of the venv, kept in it for the preferences to show."""
+    try:
+        (venv / MARKER).write_text(json.dumps(report), encoding="utf-8")
+    except OSError:
+        pass  # the preferences then say the profile is unknown; the engine itself is fine
+
+
+def read_profile_marker(python: str | os.PathLike) -> dict | None:
+    """The marker of the venv whose interpreter is `python` (bin/python or Scripts/python.exe), or None."""
+    venv = Path(python).parent.parent
+    try:
+        return json.loads((venv / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

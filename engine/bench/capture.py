@@ -129,6 +129,10 @@ def _peer_python() -> str | None:
 
 def _cuda_rows(video: Path) -> list[dict]:
     """The whole capture on the GPU, when torch sees one: through CUDA graphs (the default) and eager."""
+    from ..profiles import torch_installed
+
+    if not torch_installed():
+        return []
     import torch
 
     if not torch.cuda.is_available():
@@ -175,10 +179,14 @@ def run() -> list[dict]:
     rows = [{"name": "decode (OpenCV, 1080x1920)", "value": _decode_fps(video), "unit": "frames/s",
              "note": video.name}]
     notes = {"auto": "default: LiteRT detector + landmarks on ONNX Runtime", "litert": "both graphs on LiteRT",
-             "torch": "both graphs on our torch interpreter", "onnx": "both graphs on ONNX Runtime"}
+             "torch": "both graphs on our torch interpreter",
+             "onnx": "both graphs on ONNX Runtime (ONNX written from the .tflite)"}
     peer = _peer_python()
     ours, peer_runs = {}, []
-    for backend in ("auto", "litert", "torch", "onnx"):
+    from ..profiles import torch_installed
+
+    backends = ("auto", "litert", "torch", "onnx") if torch_installed() else ("auto", "litert", "onnx")
+    for backend in backends:
         once = _capture_timer(backend, video)
         runs = []
         for _ in range(REPEATS):

@@ -32,16 +32,15 @@ def synthetic_2d(n: int = N_FRAMES, seed: int = 0) -> np.ndarray:
 
 
 def run() -> list[dict]:
-    import torch
+    import os
 
     from ..lifter.data import normalise_pixels
     from ..lifter.infer import Lifter
     from ..motion.rotations import forward_kinematics, solve_rotations
     from ..motion.take3d import complete_take
 
-    threads = min(2, torch.get_num_threads())
-    torch.set_num_threads(threads)
-    lifter = Lifter()
+    threads = min(2, os.cpu_count() or 1)
+    lifter = Lifter(threads=threads)
     px = synthetic_2d()
     kp = normalise_pixels(px, (1920, 1080))
     valid = np.ones(N_FRAMES, dtype=bool)
@@ -56,11 +55,21 @@ def run() -> list[dict]:
     t_solve = _best(lambda: solve_rotations(joints))
     t_take = _best(lambda: complete_take(px, valid, (1920, 1080), 30.0), repeat=2)
     rf = lifter.receptive_field
-    return [
+    rows = []
+    from ..profiles import torch_installed
+
+    if torch_installed() and lifter.runtime != "torch":  # the gpu profile: the torch lifter beside it
+        by_torch = Lifter(threads=threads, runtime="torch")
+        by_torch.predict(kp[:200], valid[:200])
+        t_torch = _best(lambda: by_torch.predict(kp, valid))
+        rows.append({"name": "lifter_cpu_torch", "value": N_FRAMES / t_torch, "unit": "frames/s",
+                     "note": f"as lifter_cpu on torch, {'bfloat16' if by_torch.bf16 else 'float32'} "
+                             f"({t_torch:.2f} s)"})
+    return rows + [
         {"name": "lifter_cpu", "value": N_FRAMES / t_lift, "unit": "frames/s",
-         "note": f"temporal lifter, receptive field {rf}, {len(lifter.models)} network(s), {N_FRAMES} frames in "
+         "note": f"temporal lifter, receptive field {rf}, {lifter.n_members} network(s), {N_FRAMES} frames in "
                  f"one sequence, each seen {2 * len(lifter.rolls_deg)} ways (test-time rolls and mirrors) by "
-                 f"each network, {'bfloat16' if lifter.bf16 else 'float32'}, {threads} torch threads "
+                 f"each network, {lifter.runtime}, {'bfloat16' if lifter.bf16 else 'float32'}, {threads} threads "
                  f"({t_lift:.2f} s)"},
         {"name": "rotation_solve", "value": N_FRAMES / t_solve, "unit": "frames/s",
          "note": f"27-joint canonical skeleton, numpy, {N_FRAMES} frames ({t_solve:.2f} s)"},

@@ -65,6 +65,10 @@ def _fps(call, x: np.ndarray, batch: int) -> float:
 
 
 def run() -> list[dict]:
+    from ..profiles import torch_installed
+
+    if not torch_installed():
+        return _run_without_torch()
     import torch
 
     from ..models import ensure_models
@@ -110,7 +114,7 @@ def run() -> list[dict]:
                     results.append({
                         "name": f"tflite.{label}.onnxruntime_cpu_b{batch}_1thread",
                         "value": round(_fps(ort_model, x, batch), 1), "unit": "frames/s",
-                        "note": f"our graph exported to ONNX, ONNX Runtime, 1 thread, batch {batch}, {what}",
+                        "note": f"ONNX written from the .tflite, ONNX Runtime, 1 thread, batch {batch}, {what}",
                     })
             if outputs is None:
                 for threads in (THREADS, 1):
@@ -123,6 +127,28 @@ def run() -> list[dict]:
                     })
     finally:
         torch.set_num_threads(saved_threads)
+    return results
+
+
+def _run_without_torch() -> list[dict]:
+    """The cpu profile: the graphs on ONNX Runtime (written from the .tflite) and on LiteRT."""
+    from ..models import ensure_models
+    from ..tflite_torch.litert_runner import LiteRTModel
+    from ..tflite_torch.onnx_runner import OnnxModel
+
+    paths = ensure_models()
+    det_x, lm_x = _frames(N_FRAMES)
+    results = []
+    for label, path, x, outputs in (("detector", paths["pose_detection"], det_x, None),
+                                    ("landmarks_pose_only", paths["pose_landmark_full"], lm_x, (0, 1, 4))):
+        ort_model = OnnxModel(path, outputs=outputs, num_threads=1)
+        for batch in (1, 2):
+            results.append({"name": f"tflite.{label}.onnxruntime_cpu_b{batch}_1thread",
+                            "value": round(_fps(ort_model, x, batch), 1), "unit": "frames/s",
+                            "note": f"ONNX written from the .tflite, ONNX Runtime, 1 thread, batch {batch}"})
+        ref = LiteRTModel(path, num_threads=1)
+        results.append({"name": f"tflite.{label}.litert_cpu_1thread", "value": round(_fps(ref, x, 1), 1),
+                        "unit": "frames/s", "note": "ai-edge-litert (XNNPACK), 1 thread, one frame per call"})
     return results
 
 

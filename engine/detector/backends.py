@@ -1,10 +1,11 @@
-"""Where the two BlazePose graphs run: our torch interpreter (CPU or CUDA, batched), LiteRT (CPU), or our
-interpreter's graph exported to ONNX and run by ONNX Runtime (CPU).
+"""Where the two BlazePose graphs run: our torch interpreter (CPU or CUDA, batched), LiteRT (CPU), or the
+graph written as ONNX (`engine.tflite_onnx`) and run by ONNX Runtime (CPU).
 
-`--device auto` takes CUDA when torch sees it. On the CPU, `auto` takes for each graph the runtime that ran
-it fastest (`python -m engine bench`): the detector on LiteRT, whose kernels skip the detector's sparse
-weights, and the landmark graph, pruned to the outputs used and run in batches, on ONNX Runtime. Where a
-runtime's wheel is missing, torch runs that graph; torch is the only GPU path.
+`--device auto` takes CUDA when torch is installed and sees a GPU. On the CPU, `auto` takes for each graph the
+runtime that ran it fastest (`python -m engine bench`): the detector on LiteRT, whose kernels skip the
+detector's sparse weights, and the landmark graph, pruned to the outputs used and run in batches, on ONNX
+Runtime; where one of the two is missing, the other runs that graph, and torch only where both are. None of
+this imports torch (the `cpu` install profile has none); torch is the only GPU path.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ def resolve_device(device: str) -> str:
         raise BadInput(f"unknown device {device!r}: use auto, cpu or cuda")
     if device == "cpu":
         return "cpu"
-    import torch
+    from ..profiles import require_torch, torch_installed
 
+    if device == "auto" and not torch_installed():
+        return "cpu"
+    torch = require_torch("--device cuda")
     if torch.cuda.is_available():
         return "cuda"
     if device == "cuda":
@@ -84,11 +88,14 @@ class PoseNets:
         if backend in ("litert", "onnx") and self.device != "cpu":
             raise BadInput(f"the {backend} backend runs on the CPU only; use --backend torch for CUDA")
         if backend == "auto":
-            cpu = self.device == "cpu"
-            det_rt = "litert" if cpu and _litert_available() else "torch"
             from ..tflite_torch.onnx_runner import onnx_available
 
-            lm_rt = "onnx" if cpu and onnx_available() else "torch"
+            have = [rt for rt, ok in (("litert", _litert_available()), ("onnx", onnx_available())) if ok]
+            if self.device != "cpu" or not have:
+                det_rt = lm_rt = "torch"
+            else:
+                det_rt = "litert" if "litert" in have else have[0]
+                lm_rt = "onnx" if "onnx" in have else have[0]
         else:
             det_rt = lm_rt = backend
         self.runtimes = {"detector": det_rt, "landmarks": lm_rt}
@@ -98,7 +105,9 @@ class PoseNets:
         # inference thread gave 49.8 frames/s against 37.8 with two (whole 2D capture, loaded machine).
         threads = threads or max(1, min(4, (os.cpu_count() or 2) - 1))
         if "torch" in (det_rt, lm_rt):
-            import torch
+            from ..profiles import require_torch
+
+            torch = require_torch("running the pose graphs on torch")
 
             if self.device == "cpu":
                 torch.set_num_threads(threads)

@@ -199,13 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import torch
-
     from ..fileio import atomic_write
+    from ..profiles import torch_installed
     from . import data as D
     from .infer import Lifter
 
-    torch.set_num_threads(max(1, args.threads))
+    if torch_installed():  # the torch lifter (no ONNX Runtime) and the training data's tensors
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
     if args.real:
         from .realvideo import run as run_real
 

@@ -12,6 +12,7 @@ weighted towards the frames where it lies across the view, the same on both side
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -46,24 +47,52 @@ class Lifter:
     """A loaded lifter. `predict` is the only entry point."""
 
     def __init__(self, path: str | os.PathLike = WEIGHTS, threads: int | None = None,
-                 rolls_deg: tuple[float, ...] = TTA_ROLLS_DEG, bf16: bool | None = None, same_bones: bool = True):
-        """bf16: compute the convolutions in bfloat16 (None: where the CPU has AVX-512 BF16, see `_fast_bf16`).
-        same_bones: give every bone one length over the whole sequence (`hold_bone_lengths`); False gives the
-        networks' averaged answer as it is."""
-        import torch
-
+                 rolls_deg: tuple[float, ...] = TTA_ROLLS_DEG, bf16: bool | None = None, same_bones: bool = True,
+                 runtime: str = "auto"):
+        """runtime: "onnx" (ONNX Runtime, float32, the graph written from the weights without torch: see
+        `onnx_graph`), "torch", or "auto": ONNX Runtime where it is installed (and bf16 is not asked for),
+        else torch. Both runtimes in float32 agree to 0.001 mm.
+        bf16 (torch only): compute the convolutions in bfloat16 (None: where the CPU has AVX-512 BF16, see
+        `_fast_bf16`). same_bones: give every bone one length over the whole sequence (`hold_bone_lengths`);
+        False gives the networks' averaged answer as it is."""
         from .members import read_members
-        from .model import TemporalLifter
 
-        meta, members = read_members(path)
+        if runtime not in ("auto", "onnx", "torch"):
+            raise ModelError(f"unknown lifter runtime {runtime!r}: use auto, onnx or torch")
+        if runtime == "auto":  # bfloat16 asked for: only torch computes it
+            runtime = "onnx" if _onnxruntime_available() and not bf16 else "torch"
+        self.runtime = runtime
+        meta, members = read_members(path, framework="numpy")
         if meta.get("features") != D.FEATURES or meta.get("keypoints") != "blazepose33":
             raise ModelError(f"lifter weights {path} were made for other inputs "
                              f"({meta.get('features')} features)")
         self.meta = meta
+        self.n_members = len(members)
+        self.members = [m for m, _ in members]
+        self.up_head = bool(meta.get("up_head", False))
+        self.receptive_field = math.prod(int(w) for w in meta["widths"])
+        self.rolls_deg = tuple(float(a) for a in rolls_deg) or (0.0,)
+        self.same_bones = bool(same_bones)
+        self.bf16 = False
+        if runtime == "onnx":
+            from .onnx_graph import OnnxLifterNets
+
+            self._onnx = OnnxLifterNets(meta, members, threads)
+            return
+        self._init_torch(path, members, threads, bf16)
+
+    def _init_torch(self, path, members, threads: int | None, bf16: bool | None) -> None:
+        from ..profiles import require_torch
+
+        torch = require_torch("the lifter's torch runtime")
+        from .model import TemporalLifter
+
+        meta = self.meta
         self.models = []
         for _, state in members:
             model = TemporalLifter(tuple(meta["widths"]), channels=int(meta["channels"]),
                                    up_head=bool(meta.get("up_head", False)))
+            state = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
             missing, unexpected = model.load_state_dict(state, strict=False)
             if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
                 raise ModelError(f"lifter weights {path} do not match the model: {missing or unexpected}")
@@ -79,11 +108,6 @@ class Lifter:
             for head in (model.pose_head, model.traj_head, model.up_head):
                 if head is not None:
                     head.float()
-        self.members = [m for m, _ in members]
-        self.up_head = self.models[0].up_head is not None
-        self.receptive_field = self.models[0].receptive_field
-        self.rolls_deg = tuple(float(a) for a in rolls_deg) or (0.0,)
-        self.same_bones = bool(same_bones)
         if threads is not None:
             torch.set_num_threads(threads)
 
@@ -96,14 +120,40 @@ class Lifter:
         pose, root, _ = self.lift(kp2d, valid)
         return pose, root
 
+    def _nets_torch(self, xp: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """xp: (V, T + rf - 1, F) padded features -> pose (M*V, T, NJ, 3), raw traj (M*V, T, 3), up or None."""
+        import torch
+
+        rf = self.receptive_field
+        poses, trajs, ups = [], [], []
+        with torch.inference_mode():
+            for s in range(0, T, CHUNK_FRAMES):
+                piece = torch.from_numpy(xp[:, s:min(T, s + CHUNK_FRAMES) + rf - 1].transpose(0, 2, 1).copy())
+                piece = piece.to(self.dtype)
+                # every member sees every view; their answers are averaged as the views' are
+                outs = [model(piece) for model in self.models]
+                poses.append(torch.cat([o[0].float() for o in outs]))
+                trajs.append(torch.cat([o[1].float() for o in outs]))
+                ups.append(torch.cat([o[2].float() for o in outs]) if self.up_head else None)
+        up = torch.cat(ups, 1).numpy() if ups[0] is not None else None
+        return torch.cat(poses, 1).numpy(), torch.cat(trajs, 1).numpy(), up
+
+    def _nets_onnx(self, xp: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """As `_nets_torch`, on ONNX Runtime (float32), in the same pieces."""
+        rf = self.receptive_field
+        pieces = [self._onnx(xp[:, s:min(T, s + CHUNK_FRAMES) + rf - 1].transpose(0, 2, 1))
+                  for s in range(0, T, CHUNK_FRAMES)]
+        y = np.concatenate(pieces, 3) if len(pieces) > 1 else pieces[0]  # (M, V, C, T)
+        y = y.reshape(-1, y.shape[2], T).transpose(0, 2, 1)  # (M*V, T, C), members one after the other
+        pose = y[..., :3 * D.NJ].reshape(y.shape[0], T, D.NJ, 3)
+        pose = pose - pose[:, :, :1]  # joint 0 is Hips: exactly zero, as TemporalLifter.forward makes it
+        up = np.ascontiguousarray(y[..., -3:]) if self.up_head else None
+        return pose, np.ascontiguousarray(y[..., 3 * D.NJ:3 * D.NJ + 3]), up
+
     def lift(self, kp2d: np.ndarray, valid: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """As `predict`, plus the world's up direction in camera space per frame (T, 3), unit length
         (None for weights without the up head)."""
-        import torch
-
-        from .model import decode_root
-
         kp2d = np.asarray(kp2d, dtype=np.float32)
         T = kp2d.shape[0]
         if T == 0:
@@ -126,23 +176,11 @@ class Lifter:
         # in pieces of CHUNK_FRAMES output frames (each with its receptive field's context): the answer is the
         # same, and the activations of every view of a long clip stay small enough to be fast (six views of
         # 9,000 frames at once ran at half the speed; see CHUNK_FRAMES)
-        rf = self.receptive_field
-        poses, trajs, ups = [], [], []
-        with torch.inference_mode():
-            for s in range(0, T, CHUNK_FRAMES):
-                piece = torch.from_numpy(xp[:, s:min(T, s + CHUNK_FRAMES) + rf - 1].transpose(0, 2, 1).copy())
-                piece = piece.to(self.dtype)
-                # every member sees every view; their answers are averaged as the views' are
-                outs = [model(piece) for model in self.models]
-                poses.append(torch.cat([o[0].float() for o in outs]))
-                trajs.append(torch.cat([o[1].float() for o in outs]))
-                ups.append(torch.cat([o[2].float() for o in outs]) if self.up_head else None)
-        hip2d = torch.from_numpy(np.concatenate([x[..., -2:]] * len(self.models)))
-        root = decode_root(torch.cat(trajs, 1), hip2d).numpy()
-        pose = torch.cat(poses, 1).numpy()
-        up = None
-        if ups[0] is not None:  # each view's up direction counts alike: unit length before the average
-            up = torch.cat(ups, 1).numpy()
+        nets = self._nets_onnx if self.runtime == "onnx" else self._nets_torch
+        pose, traj, up = nets(xp, T)
+        hip2d = np.concatenate([x[..., -2:]] * self.n_members)
+        root = decode_root(traj, hip2d)
+        if up is not None:  # each view's up direction counts alike: unit length before the average
             up = _unit(up)
         flip = np.array([-1.0, 1.0, 1.0], np.float32)
         pose_sum, root_sum, up_sum = 0.0, 0.0, 0.0
@@ -165,6 +203,24 @@ class Lifter:
         if self.same_bones:
             pose = hold_bone_lengths(pose, valid, root)
         return pose.astype(np.float32), root.astype(np.float32), up
+
+
+def decode_root(traj: np.ndarray, hip2d: np.ndarray) -> np.ndarray:
+    """Hips position in camera space from the trajectory head, as `model.decode_root` (numpy, float32).
+
+    traj: (..., 3) raw output (du, dv, log-depth offset); hip2d: (..., 2) normalised 2D hip centre."""
+    z = np.float32(4.0) * np.exp(np.clip(traj[..., 2:3], -4.0, 3.0))
+    xy = (hip2d + np.float32(0.1) * traj[..., :2]) * z
+    return np.concatenate([xy, z], axis=-1).astype(np.float32)
+
+
+def _onnxruntime_available() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # bone lengths (`subject_bone_lengths`): the weight of a frame is the sine of the angle between the bone and the

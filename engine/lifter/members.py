@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ModelError
 
 # metadata that must agree between members (what the inputs and the network's shape are)
@@ -32,8 +34,10 @@ def shared_meta(metas: list[dict], names: list[str]) -> dict:
     return shared
 
 
-def read_members(path: str | os.PathLike) -> tuple[dict, list[tuple[dict, dict]]]:
+def read_members(path: str | os.PathLike, framework: str = "numpy") -> tuple[dict, list[tuple[dict, dict]]]:
     """(shared metadata, [(member metadata, member state dict), ...]) from a one- or many-network file.
+
+    framework: "numpy" (arrays; no torch needed) or "pt" (torch tensors, for training).
 
     Raises ModelError when the file is missing, unreadable, or its members disagree on SHARED_KEYS.
     """
@@ -43,7 +47,7 @@ def read_members(path: str | os.PathLike) -> tuple[dict, list[tuple[dict, dict]]
     if not path.exists():
         raise ModelError(f"lifter weights not found: {path}")
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        with safe_open(str(path), framework=framework) as fh:
             meta = {k: json.loads(v) for k, v in (fh.metadata() or {}).items()}
             state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (not a dict)
     except (OSError, SafetensorError, json.JSONDecodeError) as exc:
@@ -62,7 +66,7 @@ def read_members(path: str | os.PathLike) -> tuple[dict, list[tuple[dict, dict]]
 
 def combine(paths: list[str | os.PathLike], out: str | os.PathLike) -> dict:
     """Write the networks of `paths` (each a one-network file) as one file `out`; returns its shared metadata."""
-    from safetensors.torch import save
+    from safetensors.numpy import save
 
     from ..fileio import atomic_write_bytes
 
@@ -73,7 +77,7 @@ def combine(paths: list[str | os.PathLike], out: str | os.PathLike) -> dict:
             raise ModelError(f"{p} already holds {len(members)} networks: combine one-network files")
         member_meta, state = members[0]
         metas.append(dict(member_meta, source=Path(p).name))
-        tensors.update({f"member{i}.{k}": v.contiguous() for k, v in state.items()})
+        tensors.update({f"member{i}.{k}": np.ascontiguousarray(v) for k, v in state.items()})
     meta = dict(shared_meta(metas, [str(p) for p in paths]), members=metas)
     atomic_write_bytes(out, save(tensors, metadata={k: json.dumps(v) for k, v in meta.items()}))
     return meta

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         from .members import read_members
 
         path, _, n = args.init.partition(":")
-        _, members = read_members(path)
+        _, members = read_members(path, framework="pt")
         state = members[int(n or 0)][1]
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):

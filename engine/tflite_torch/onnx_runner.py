@@ -1,11 +1,12 @@
-"""Run our torch port of a .tflite graph with ONNX Runtime on the CPU: the same graph, a faster executor.
+"""Run a .tflite graph with ONNX Runtime on the CPU, from an ONNX graph made in memory when it is loaded.
 
-The TFLiteModule (plain, not the oneDNN-fused one) is exported to ONNX in memory with torch's exporter when
-the model is loaded (0.8 s for the landmark graph) and handed to an ONNX Runtime session; nothing is
-written or fetched. Measured on the 2-core development machine: the landmark graph 5.1 ms a frame against
-6.3 ms for our fused torch graph (one thread, batch 2), the whole 2D capture 133 against 107 frames/s
-(best of 6, alternating); the keypoints agree with torch to 0.0002 px. The detector stays on LiteRT,
-which ran it faster (6.2 against 8.0 ms a frame).
+The graph is written straight from the .tflite by `engine.tflite_onnx` (numpy and the `onnx` package, no
+torch; 0.4 s for the landmark graph); nothing is written to disk or fetched. `source="torch"` exports our
+torch port (`module.TFLiteModule`) with torch's exporter instead, as the engine did before: the tests check
+that both give the same numbers. Measured on the 2-core development machine (before the emitter, with the
+torch export): the landmark graph 5.1 ms a frame against 6.3 ms for our fused torch graph (one thread,
+batch 2), the whole 2D capture 133 against 107 frames/s; the detector ran faster on LiteRT (6.2 against
+8.0 ms a frame).
 """
 
 from __future__ import annotations
@@ -30,21 +31,45 @@ def onnx_available() -> bool:
 
 
 class OnnxModel:
-    """The torch port of a .tflite graph, exported to ONNX and run by ONNX Runtime on the CPU.
+    """A .tflite graph as ONNX (`tflite_onnx`, or our torch port exported: `source="torch"`), run by ONNX
+    Runtime on the CPU.
 
     __call__(x: (N, H, W, C) float32) -> tuple of (N, ...) float32 arrays, the outputs chosen by `outputs`
     (as build_module). Several threads may call one instance at once (ONNX Runtime sessions allow it).
     """
 
-    def __init__(self, path: str | Path, outputs=None, num_threads: int = 1) -> None:
+    def __init__(self, path: str | Path, outputs=None, num_threads: int = 1, source: str = "tflite") -> None:
         if not onnx_available():
-            raise ModelError("ONNX Runtime is not installed (pip install onnxruntime onnx)")
+            raise ModelError("ONNX Runtime is not installed: set the engine up again "
+                             "(pip install -r engine/requirements.txt)")
         import onnxruntime as ort
-        import torch
-
-        from .module import build_module
 
         self.path = Path(path)
+        if source == "tflite":
+            from ..tflite_onnx import tflite_to_onnx
+            from .reader import read_graph
+
+            graph = read_graph(self.path)
+            chosen = tuple(range(len(graph.outputs))) if outputs is None else tuple(outputs)
+            model = tflite_to_onnx(graph, chosen)
+            self.input_shape = tuple(graph.tensors[graph.inputs[0]].shape[1:])
+            self.output_names = tuple(graph.tensors[graph.outputs[k]].name for k in chosen)
+        elif source == "torch":
+            model = self._torch_export(outputs)
+        else:
+            raise ModelError(f"unknown ONNX source {source!r}: use tflite or torch")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def _torch_export(self, outputs) -> bytes:
+        """Our torch port of the graph exported with torch's exporter (the way before `tflite_onnx`)."""
+        from ..profiles import require_torch
+
+        torch = require_torch("exporting the torch port to ONNX")
+        from .module import build_module
+
         module = build_module(self.path, outputs=outputs, optimize=False).eval()
         self.input_shape = module.input_shape
         self.output_names = module.output_names
@@ -58,10 +83,7 @@ class OnnxModel:
                                   opset_version=17)
         except Exception as exc:  # the exporter's errors have no common base class
             raise ModelError(f"cannot export {self.path.name} to ONNX: {str(exc).splitlines()[0]}") from None
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+        return buf.getvalue()
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         x = np.ascontiguousarray(x, dtype=np.float32)

@@ -1,0 +1,305 @@
+"""Write a TFLite graph (the BlazePose detector and landmark graphs) as an ONNX graph, with numpy and
+`onnx.helper` only: what ONNX Runtime runs on the CPU, without torch.
+
+It covers the ops our torch interpreter does (`tflite_torch.module.SUPPORTED_OPS`), with the same semantics
+(the TFLite reference kernels, see that module's docstring), mapped onto ONNX operators:
+CONV_2D / DEPTHWISE_CONV_2D -> Conv (weights OHWI / 1HW(C*M) -> OIHW, groups; SAME padding as explicit
+pads, the odd pixel after), fused activations -> Relu / Clip, PAD -> Pad (or folded into the next
+convolution's pads), MAX_POOL_2D -> MaxPool (padding never wins a max, as in TFLite), RESIZE_BILINEAR ->
+Resize linear with half_pixel / align_corners / asymmetric coordinates, DEPTH_TO_SPACE -> DepthToSpace in
+DCR order (TFLite's: channel (i * block + j) * C_out + c), LOGISTIC -> Sigmoid.
+Rank-4 tensors are kept NCHW (ONNX's convolution layout); they go back to TFLite's NHWC only where an op
+reads the memory order (RESHAPE, CONCATENATION of mixed tensors) and at the outputs. The batch dimension is
+left free, so frames can be run in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .tflite_torch.reader import Graph, read_graph
+
+SUPPORTED_OPS = (
+    "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "PAD", "MAX_POOL_2D", "RESIZE_BILINEAR", "DEPTH_TO_SPACE",
+    "RESHAPE", "CONCATENATION", "LOGISTIC", "DEQUANTIZE", "DENSIFY",
+)
+OPSET = 17
+_SAME = 0  # tflite Padding enum
+_NHWC_TO_NCHW = (0, 3, 1, 2)
+_NCHW_TO_NHWC = (0, 2, 3, 1)
+
+
+def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TFLite SAME padding (before, after) along one axis: the odd pixel goes after."""
+    eff = (kernel - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + eff - size, 0)
+    return total // 2, total - total // 2
+
+
+class _Emitter:
+    def __init__(self, graph: Graph) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.g = graph
+        self.nodes: list = []
+        self.inits: dict[str, object] = {}
+        self.values: dict[int, tuple[str, str]] = {}  # tensor index -> (ONNX name, "nchw" | "nhwc")
+        self.folded_pad: dict[int, tuple[int, tuple[int, int, int, int]]] = {}  # PAD output -> (input, pads)
+        self.uses: dict[int, list[str]] = {}
+        for op in graph.ops:
+            for i in op.inputs:
+                if i >= 0:
+                    self.uses.setdefault(i, []).append(op.name)
+        self.count = 0
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    def where(self) -> str:
+        return self.g.path.name
+
+    def fresh(self, stem: str) -> str:
+        self.count += 1
+        return f"{stem}_{self.count}"
+
+    def const(self, value: np.ndarray, stem: str = "c") -> str:
+        name = self.fresh(stem)
+        self.inits[name] = self.numpy_helper.from_array(np.ascontiguousarray(value), name)
+        return name
+
+    def node(self, op: str, inputs: list[str], stem: str | None = None, **attrs) -> str:
+        out = self.fresh(stem or op.lower())
+        self.nodes.append(self.helper.make_node(op, inputs, [out], **attrs))
+        return out
+
+    def data(self, i: int) -> np.ndarray:
+        t = self.g.tensors[i]
+        if t.data is None:
+            raise ModelError(f"{self.where()}: tensor {t.name} must be a constant")
+        return t.data
+
+    def shape(self, i: int) -> tuple[int, ...]:
+        return self.g.tensors[i].shape
+
+    def get(self, i: int, layout: str | None = None) -> tuple[str, str]:
+        """The ONNX name of tensor i, transposed to `layout` when given ("nchw" only for rank 4)."""
+        if i not in self.values:
+            t = self.g.tensors[i]
+            if t.data is None:
+                raise ModelError(f"{self.where()}: tensor {t.name} is used before it is computed")
+            data = t.data.astype(np.float32) if t.data.dtype in (np.float16, np.float64) else t.data
+            if data.ndim == 4:
+                self.values[i] = (self.const(data.transpose(_NHWC_TO_NCHW)), "nchw")
+            else:
+                self.values[i] = (self.const(data), "nhwc")
+        name, lay = self.values[i]
+        if layout is None or layout == lay:
+            return name, lay
+        perm = _NHWC_TO_NCHW if layout == "nchw" else _NCHW_TO_NHWC
+        return self.node("Transpose", [name], perm=list(perm)), layout
+
+    def act(self, x: str, act: int) -> str:
+        """A TFLite fused activation (ActivationFunctionType enum), applied as TFLite's clamp range."""
+        if act == 0:
+            return x
+        if act == 1:
+            return self.node("Relu", [x])
+        if act in (2, 3):
+            lo, hi = (-1.0, 1.0) if act == 2 else (0.0, 6.0)
+            return self.node("Clip", [x, self.const(np.float32(lo)), self.const(np.float32(hi))])
+        raise ModelError(f"unsupported fused activation {act} in {self.where()}")
+
+    # -- ops -----------------------------------------------------------------------------------------------
+    def op_conv(self, op, depthwise: bool) -> None:
+        o = op.options
+        xi, wi = op.inputs[0], op.inputs[1]
+        bi = op.inputs[2] if len(op.inputs) > 2 else -1
+        w = self.data(wi).astype(np.float32)
+        in_shape = self.shape(xi)
+        kh, kw = w.shape[1], w.shape[2]
+        if depthwise:  # (1, kh, kw, C*M) -> (C*M, 1, kh, kw), one group per input channel
+            weight, groups = w.transpose(3, 0, 1, 2), in_shape[3]
+        else:  # (O, kh, kw, I) -> (O, I, kh, kw); grouped where I divides the input channels
+            weight, groups = w.transpose(0, 3, 1, 2), in_shape[3] // w.shape[3]
+        pads = [0, 0, 0, 0]  # top, left, bottom, right (ONNX order: all begins, then all ends)
+        if o["padding"] == _SAME:
+            pt, pb = _same_pads(in_shape[1], kh, o["stride"][0], o["dilation"][0])
+            pl, pr = _same_pads(in_shape[2], kw, o["stride"][1], o["dilation"][1])
+            pads = [pt, pl, pb, pr]
+        if xi in self.folded_pad:  # a zero PAD read by this convolution only: one op
+            xi, (t, b, left, r) = self.folded_pad[xi]
+            pads = [pads[0] + t, pads[1] + left, pads[2] + b, pads[3] + r]
+        x, _ = self.get(xi, "nchw")
+        bias = self.data(bi).astype(np.float32) if bi >= 0 else np.zeros(weight.shape[0], np.float32)
+        y = self.node("Conv", [x, self.const(weight, "w"), self.const(bias, "b")], "conv",
+                      kernel_shape=[kh, kw], strides=list(o["stride"]), dilations=list(o["dilation"]),
+                      pads=pads, group=int(groups))
+        self.values[op.outputs[0]] = (self.act(y, o["act"]), "nchw")
+
+    def op_pad(self, op) -> None:
+        xi, out = op.inputs[0], op.outputs[0]
+        p = self.data(op.inputs[1]).astype(np.int64).reshape(-1, 2)
+        rank = len(self.shape(xi))
+        users = self.uses.get(out, [])
+        if (rank == 4 and not p[0].any() and not p[3].any() and out not in self.g.outputs and len(users) == 1
+                and users[0] in ("CONV_2D", "DEPTHWISE_CONV_2D")):
+            self.folded_pad[out] = (xi, (int(p[1, 0]), int(p[1, 1]), int(p[2, 0]), int(p[2, 1])))
+            return
+        if rank == 4:
+            x, lay = self.get(xi, "nchw")
+            p = p[list(_NHWC_TO_NCHW)]
+        else:
+            x, lay = self.get(xi, "nhwc")
+        pads = np.concatenate([p[:, 0], p[:, 1]]).astype(np.int64)
+        self.values[out] = (self.node("Pad", [x, self.const(pads)], mode="constant"), lay)
+
+    def op_add(self, op) -> None:
+        a, b = op.inputs[0], op.inputs[1]
+        rank = max(len(self.shape(a)), len(self.shape(b)))
+        small = [i for i in (a, b) if len(self.shape(i)) < rank]
+        lay = "nchw" if rank == 4 and all(self.g.tensors[i].data is not None for i in small) else "nhwc"
+
+        def operand(i: int) -> str:
+            data = self.g.tensors[i].data
+            if lay == "nchw" and data is not None and data.ndim < 4:
+                data = data.astype(np.float32).reshape((1,) * (4 - data.ndim) + data.shape)
+                return self.const(data.transpose(_NHWC_TO_NCHW))
+            return self.get(i, lay)[0]
+
+        y = self.node("Add", [operand(a), operand(b)])
+        self.values[op.outputs[0]] = (self.act(y, op.options.get("act", 0)), lay)
+
+    def op_max_pool(self, op) -> None:
+        o = op.options
+        xi = op.inputs[0]
+        h, w = self.shape(xi)[1:3]
+        (kh, kw), (sh, sw) = o["kernel"], o["stride"]
+        pads = [0, 0, 0, 0]
+        if o["padding"] == _SAME:
+            pt, pb = _same_pads(h, kh, sh, 1)
+            pl, pr = _same_pads(w, kw, sw, 1)
+            pads = [pt, pl, pb, pr]
+        x, _ = self.get(xi, "nchw")
+        y = self.node("MaxPool", [x], kernel_shape=[kh, kw], strides=[sh, sw], pads=pads)
+        self.values[op.outputs[0]] = (self.act(y, o["act"]), "nchw")
+
+    def op_resize(self, op) -> None:
+        o = op.options
+        x, _ = self.get(op.inputs[0], "nchw")
+        size = self.data(op.inputs[1]).astype(np.int64).reshape(2)
+        if o["align_corners"]:
+            mode = "align_corners"
+        elif o["half_pixel_centers"]:
+            mode = "half_pixel"  # (dst + 0.5) * in/out - 0.5, clamped at the borders as TFLite does
+        else:
+            mode = "asymmetric"  # legacy TF: dst * in/out
+        # sizes (N, C, H', W') with the batch taken from the input, so any batch runs
+        nc = self.node("Slice", [self.node("Shape", [x]), self.const(np.array([0])), self.const(np.array([2]))])
+        sizes = self.node("Concat", [nc, self.const(size)], axis=0)
+        y = self.node("Resize", [x, "", "", sizes], mode="linear", coordinate_transformation_mode=mode)
+        self.values[op.outputs[0]] = (y, "nchw")
+
+    def op_depth_to_space(self, op) -> None:
+        x, _ = self.get(op.inputs[0], "nchw")
+        y = self.node("DepthToSpace", [x], blocksize=int(op.options["block"]), mode="DCR")
+        self.values[op.outputs[0]] = (y, "nchw")
+
+    def op_reshape(self, op) -> None:
+        xi, out = op.inputs[0], op.outputs[0]
+        shape = self.shape(out)
+        if not shape or shape[0] != 1 or self.shape(xi)[:1] != (1,):
+            raise ModelError(f"{self.where()}: RESHAPE that changes the batch dimension is not supported")
+        x, _ = self.get(xi, "nhwc")
+        y = self.node("Reshape", [x, self.const(np.array((-1,) + tuple(shape[1:]), np.int64))])
+        self.values[out] = (y, "nhwc")
+
+    def op_concat(self, op) -> None:
+        ins = op.inputs
+        rank = len(self.shape(ins[0]))
+        axis = op.options["axis"] % rank
+        if rank == 4 and all(self.values.get(i, (None, "nchw"))[1] == "nchw" for i in ins):
+            lay, dim = "nchw", _NHWC_TO_NCHW.index(axis)
+        else:
+            lay, dim = "nhwc", axis
+        y = self.node("Concat", [self.get(i, lay)[0] for i in ins], axis=int(dim))
+        self.values[op.outputs[0]] = (self.act(y, op.options.get("act", 0)), lay)
+
+    def op_logistic(self, op) -> None:
+        x, lay = self.get(op.inputs[0])
+        self.values[op.outputs[0]] = (self.node("Sigmoid", [x]), lay)
+
+    def op_dequantize(self, op) -> None:
+        # a float16 activation tensor: computing in float32 covers it
+        self.values[op.outputs[0]] = self.get(op.inputs[0])
+
+    # -- whole graph ---------------------------------------------------------------------------------------
+    def build(self, outputs: Sequence[int]) -> bytes:
+        helper = self.helper
+        from onnx import TensorProto
+
+        g = self.g
+        if len(g.inputs) != 1 or len(self.shape(g.inputs[0])) != 4:
+            raise ModelError(f"{self.where()}: only graphs with one image-batch input (N, H, W, C) are supported")
+        for op in g.ops:  # fail before any work, naming the first op we cannot write
+            if op.name not in SUPPORTED_OPS:
+                raise ModelError(f"unsupported op {op.name} in {self.where()}")
+        inp = g.inputs[0]
+        self.values[inp] = (self.node("Transpose", ["x"], perm=list(_NHWC_TO_NCHW)), "nchw")
+        handlers = {
+            "CONV_2D": lambda op: self.op_conv(op, False),
+            "DEPTHWISE_CONV_2D": lambda op: self.op_conv(op, True),
+            "ADD": self.op_add, "PAD": self.op_pad, "MAX_POOL_2D": self.op_max_pool,
+            "RESIZE_BILINEAR": self.op_resize, "DEPTH_TO_SPACE": self.op_depth_to_space,
+            "RESHAPE": self.op_reshape, "CONCATENATION": self.op_concat, "LOGISTIC": self.op_logistic,
+            "DEQUANTIZE": self.op_dequantize,
+        }
+        for op in g.ops:
+            handlers[op.name](op)
+        names, infos = [], []
+        for k in outputs:
+            t = g.tensors[g.outputs[k]]
+            name, _ = self.get(g.outputs[k], "nhwc" if len(t.shape) == 4 else None)
+            self.nodes.append(helper.make_node("Identity", [name], [t.name]))
+            names.append(t.name)
+            infos.append(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, ["n", *t.shape[1:]]))
+        nodes, inits = _prune(self.nodes, self.inits, names)
+        h, w, c = self.shape(inp)[1:]
+        graph = helper.make_graph(nodes, g.path.stem, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                     ["n", h, w, c])],
+                                  infos, inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="monocap")
+        model.ir_version = 8  # readable by every ONNX Runtime since 1.10
+        return model.SerializeToString()
+
+
+def _prune(nodes: list, inits: dict, outputs: list[str]) -> tuple[list, list]:
+    """Only the nodes (in order) and constants that the `outputs` depend on: unused branches are dropped."""
+    needed = set(outputs)
+    kept = []
+    for n in reversed(nodes):
+        if any(o in needed for o in n.output):
+            kept.append(n)
+            needed.update(i for i in n.input if i)
+    return kept[::-1], [v for k, v in inits.items() if k in needed]
+
+
+def tflite_to_onnx(path: str | Path | Graph, outputs: Sequence[int] | None = None) -> bytes:
+    """The serialised ONNX model of the .tflite graph at `path` (or read already: a `Graph`): input "x"
+    (N, H, W, C) float32, outputs named as in the .tflite (the chosen `outputs` indices, default all), each
+    (N, ...) with TFLite's shape.
+    ModelError for an unreadable file, an op outside SUPPORTED_OPS, or missing `onnx` package."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ModelError("the onnx package is not installed: set the engine up again "
+                         "(pip install -r engine/requirements.txt)") from None
+    graph = path if isinstance(path, Graph) else read_graph(path)
+    n_out = len(graph.outputs)
+    chosen = tuple(range(n_out)) if outputs is None else tuple(int(k) for k in outputs)
+    if not chosen or any(k < 0 or k >= n_out for k in chosen):
+        raise ModelError(f"{graph.path.name} has {n_out} outputs; cannot select {chosen}")
+    return _Emitter(graph).build(chosen)
