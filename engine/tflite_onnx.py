@@ -7,7 +7,9 @@ CONV_2D / DEPTHWISE_CONV_2D -> Conv (weights OHWI / 1HW(C*M) -> OIHW, groups; SA
 pads, the odd pixel after), fused activations -> Relu / Clip, PAD -> Pad (or folded into the next
 convolution's pads), MAX_POOL_2D -> MaxPool (padding never wins a max, as in TFLite), RESIZE_BILINEAR ->
 Resize linear with half_pixel / align_corners / asymmetric coordinates, DEPTH_TO_SPACE -> DepthToSpace in
-DCR order (TFLite's: channel (i * block + j) * C_out + c), LOGISTIC -> Sigmoid.
+DCR order (TFLite's: channel (i * block + j) * C_out + c), LOGISTIC -> Sigmoid; for the hand graphs PRELU ->
+PRelu (per-channel slope), MEAN over H, W -> ReduceMean, FULLY_CONNECTED -> Gemm, STRIDED_SLICE -> Slice
+(the batch dimension always whole).
 Rank-4 tensors are kept NCHW (ONNX's convolution layout); they go back to TFLite's NHWC only where an op
 reads the memory order (RESHAPE, CONCATENATION of mixed tensors) and at the outputs. The batch dimension is
 left free, so frames can be run in batches.
@@ -26,6 +28,7 @@ from .tflite_torch.reader import Graph, read_graph
 SUPPORTED_OPS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "PAD", "MAX_POOL_2D", "RESIZE_BILINEAR", "DEPTH_TO_SPACE",
     "RESHAPE", "CONCATENATION", "LOGISTIC", "DEQUANTIZE", "DENSIFY",
+    "FULLY_CONNECTED", "MEAN", "PRELU", "STRIDED_SLICE",  # the hand graphs (palm, hand landmarks, recrop)
 )
 OPSET = 17
 _SAME = 0  # tflite Padding enum
@@ -232,6 +235,69 @@ class _Emitter:
         x, lay = self.get(op.inputs[0])
         self.values[op.outputs[0]] = (self.node("Sigmoid", [x]), lay)
 
+    def op_prelu(self, op) -> None:
+        alpha = self.data(op.inputs[1]).astype(np.float32)
+        channels = self.shape(op.inputs[0])[-1]
+        rank = len(self.shape(op.inputs[0]))
+        if alpha.size != channels or alpha.shape[-1] != channels or rank not in (2, 4):
+            raise ModelError(f"{self.where()}: PRELU with alpha {alpha.shape} on rank {rank} is not supported")
+        lay = "nchw" if rank == 4 else "nhwc"
+        x, _ = self.get(op.inputs[0], lay)
+        slope = alpha.reshape(-1, 1, 1) if rank == 4 else alpha.reshape(-1)
+        self.values[op.outputs[0]] = (self.node("PRelu", [x, self.const(slope, "slope")]), lay)
+
+    def op_mean(self, op) -> None:
+        xi = op.inputs[0]
+        rank = len(self.shape(xi))
+        axes = sorted({int(a) % rank for a in np.atleast_1d(self.data(op.inputs[1]))})
+        keep = int(op.options["keep_dims"])
+        if 0 in axes:
+            raise ModelError(f"{self.where()}: MEAN over the batch dimension is not supported")
+        if rank == 4 and not keep and axes == [1, 2]:  # global average pooling: NCHW mean over H, W
+            x, _ = self.get(xi, "nchw")
+            self.values[op.outputs[0]] = (self.node("ReduceMean", [x], axes=[2, 3], keepdims=0), "nhwc")
+            return
+        x, _ = self.get(xi, "nhwc")
+        self.values[op.outputs[0]] = (self.node("ReduceMean", [x], axes=axes, keepdims=keep), "nhwc")
+
+    def op_fully_connected(self, op) -> None:
+        o = op.options
+        xi, wi = op.inputs[0], op.inputs[1]
+        w = self.data(wi).astype(np.float32)  # (out, in)
+        shape = self.shape(xi)
+        if o["weights_format"] != 0 or o["keep_num_dims"] or len(shape) != 2 or shape[-1] != w.shape[1]:
+            raise ModelError(f"{self.where()}: FULLY_CONNECTED on input {shape} is not supported")
+        x, _ = self.get(xi, "nhwc")
+        ins = [x, self.const(w, "w")]
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            ins.append(self.const(self.data(op.inputs[2]).astype(np.float32), "b"))
+        y = self.node("Gemm", ins, transB=1)
+        self.values[op.outputs[0]] = (self.act(y, o["act"]), "nhwc")
+
+    def op_strided_slice(self, op) -> None:
+        o = op.options
+        if o["ellipsis_mask"] or o["new_axis_mask"] or o["shrink_axis_mask"]:
+            raise ModelError(f"{self.where()}: STRIDED_SLICE with ellipsis, new or shrunk axes is not supported")
+        xi = op.inputs[0]
+        shape = self.shape(xi)
+        begin, end, step = (np.atleast_1d(self.data(i)).astype(np.int64) for i in op.inputs[1:4])
+        if begin[0] != 0 or step[0] != 1 or not (o["end_mask"] & 1 or end[0] >= shape[0]):
+            raise ModelError(f"{self.where()}: STRIDED_SLICE across the batch dimension is not supported")
+        big = np.iinfo(np.int64).max
+        starts, ends, steps = [], [], []
+        for d in range(1, len(shape)):  # the batch stays whole
+            starts.append(0 if o["begin_mask"] >> d & 1 else int(begin[d]))
+            ends.append((big if step[d] > 0 else -big) if o["end_mask"] >> d & 1 else int(end[d]))
+            steps.append(int(step[d]))
+        axes = list(range(1, len(shape)))
+        lay = "nchw" if len(shape) == 4 else "nhwc"
+        if lay == "nchw":
+            axes = [_NHWC_TO_NCHW.index(a) for a in axes]
+        x, _ = self.get(xi, lay)
+        args = [self.const(np.array(v, np.int64), n) for v, n in
+                ((starts, "starts"), (ends, "ends"), (axes, "axes"), (steps, "steps"))]
+        self.values[op.outputs[0]] = (self.node("Slice", [x, *args]), lay)
+
     def op_dequantize(self, op) -> None:
         # a float16 activation tensor: computing in float32 covers it
         self.values[op.outputs[0]] = self.get(op.inputs[0])
@@ -255,7 +321,8 @@ class _Emitter:
             "ADD": self.op_add, "PAD": self.op_pad, "MAX_POOL_2D": self.op_max_pool,
             "RESIZE_BILINEAR": self.op_resize, "DEPTH_TO_SPACE": self.op_depth_to_space,
             "RESHAPE": self.op_reshape, "CONCATENATION": self.op_concat, "LOGISTIC": self.op_logistic,
-            "DEQUANTIZE": self.op_dequantize,
+            "DEQUANTIZE": self.op_dequantize, "PRELU": self.op_prelu, "MEAN": self.op_mean,
+            "FULLY_CONNECTED": self.op_fully_connected, "STRIDED_SLICE": self.op_strided_slice,
         }
         for op in g.ops:
             handlers[op.name](op)
