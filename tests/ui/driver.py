@@ -90,39 +90,45 @@ def wait_until(cond, timeout: float, what: str, poll: float = 0.1):
 
 # --- drawing ------------------------------------------------------------------------------------------
 
-_draws = {"VIEW_3D": 0, "UI": 0}
+_draws: dict[tuple[str, str], int] = {}
+_SPACES = {"VIEW_3D": "SpaceView3D", "GRAPH_EDITOR": "SpaceGraphEditor"}
 
 
-def _count(kind: str) -> None:
-    _draws[kind] += 1
+def _count(key: tuple[str, str]) -> None:
+    _draws[key] = _draws.get(key, 0) + 1
 
 
 def _draw_handlers() -> None:
-    if not getattr(_draw_handlers, "done", False):
-        bpy.types.SpaceView3D.draw_handler_add(_count, ("VIEW_3D",), "WINDOW", "POST_PIXEL")
-        bpy.types.SpaceView3D.draw_handler_add(_count, ("UI",), "UI", "POST_PIXEL")
-        _draw_handlers.done = True
+    """Count the draws of the 3D View and of the sidebars (draw callbacks change nothing on screen)."""
+    if getattr(_draw_handlers, "done", False):
+        return
+    for area_type, space in _SPACES.items():
+        for region in ("WINDOW", "UI"):
+            getattr(bpy.types, space).draw_handler_add(_count, ((area_type, region),), region, "POST_PIXEL")
+    _draw_handlers.done = True
 
 
 def first_draw(timeout: float = 60.0):
     """The window has been drawn once (software OpenGL under Xvfb takes seconds the first time)."""
     _draw_handlers()
-    yield from wait_until(lambda: _draws["VIEW_3D"] > 0, timeout, "the first draw of the 3D View")
+    yield from wait_until(lambda: _draws.get(("VIEW_3D", "WINDOW"), 0) > 0, timeout,
+                          "the first draw of the 3D View")
     yield 0.5
+
+
+def redrawn(area: bpy.types.Area, region: str = "UI", timeout: float = 20.0):
+    """Tag `area` and wait until its `region` (a 3D View's or Graph Editor's) has been drawn again."""
+    _draw_handlers()
+    key = (area.type, region)
+    before = _draws.get(key, 0)
+    area.tag_redraw()
+    yield from wait_until(lambda: _draws.get(key, 0) > before, timeout, f"a redraw of the {key}", poll=0.05)
 
 
 def close_splash(ev: Events):
     """Esc over the splash screen, as a user closes it (it would take the next click otherwise)."""
     yield from ev.move(ev.window.width // 2, ev.window.height // 2)
     yield from ev.key("ESC", pause=0.5)
-
-
-def redrawn(area: bpy.types.Area, timeout: float = 20.0):
-    """Tag `area` and wait until its sidebar has been drawn again."""
-    _draw_handlers()
-    before = _draws["UI"]
-    area.tag_redraw()
-    yield from wait_until(lambda: _draws["UI"] > before, timeout, "a redraw of the sidebar", poll=0.05)
 
 
 # --- events -------------------------------------------------------------------------------------------
