@@ -24,8 +24,9 @@ def draw_preferences(prefs: bpy.types.AddonPreferences, context: bpy.types.Conte
             layout.progress(factor=progress, type="BAR", text=text)
         else:
             layout.label(text=text)
-    layout.label(text="Set up engine makes a Python environment in the extension's folder and installs the "
-                      "engine's packages (several GB for torch); it never changes Blender's Python.")
+    col = layout.column(align=True)  # one line was cut off in the default Preferences window
+    col.label(text="Set up engine makes a Python environment in the extension's folder and installs")
+    col.label(text="the engine's packages into it (several GB for torch); Blender's Python is not changed.")
 
 
 def register() -> None:

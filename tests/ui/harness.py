@@ -65,11 +65,19 @@ class UIRun:
         self.binds = [ROOT, *chroot.bind_paths_for_python(ENGINE_PY), self.models]
         self.user = self.dir / "user"
         self.zip = build_extension.build(self.dir / "dist")
+        self.install(self.user)
+
+    def install(self, user: Path, hide: list[str] = ()) -> str:
+        """`blender --command extension install-file -e` of the zip into the Blender user folder `user`;
+        returns its output (ChrootError if it fails)."""
         proc = self.inside(["blender", "--command", "extension", "install-file", "-r", "user_default", "-e",
-                            str(self.zip)], capture_output=True, text=True, timeout=300)
-        (self.dir / "install.log").write_text(proc.stdout + proc.stderr)
-        if proc.returncode != 0 or "nstalled \"monocap\"" not in proc.stdout:
-            raise chroot.ChrootError(f"installing {self.zip.name} into Blender failed:\n{proc.stdout}{proc.stderr}")
+                            str(self.zip)], extra_env={"BLENDER_USER_RESOURCES": str(user)}, hide=hide,
+                           capture_output=True, text=True, timeout=300)
+        out = proc.stdout + proc.stderr
+        (self.dir / f"install-{user.name}.log").write_text(out)
+        if proc.returncode != 0 or 'nstalled "monocap"' not in proc.stdout:
+            raise chroot.ChrootError(f"installing {self.zip.name} into Blender failed:\n{out}")
+        return out
 
     def env(self, session: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {"HOME": "/root", "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",

@@ -69,4 +69,5 @@ def step():
     bpy.ops.wm.save_userpref()  # Blender saves changed preferences when it quits; this session exits hard
 
 
-d.start(step)
+if __name__ == "__main__":
+    d.start(step)

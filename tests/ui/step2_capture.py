@@ -8,7 +8,6 @@
    Ctrl+Z give them back exactly.
 """
 
-import hashlib
 import os
 import sys
 import time
@@ -17,45 +16,10 @@ sys.path.insert(0, os.environ["MONOCAP_UI_TESTS"])
 
 import bpy  # noqa: E402
 import driver as d  # noqa: E402
+from blender_state import keys_digest, scene_state  # noqa: E402
 
 ROOT = os.environ["MONOCAP_UI_ROOT"]
 VIDEO = os.path.join(ROOT, "samples", "pose2sim_cam01.mp4")
-
-
-def fcurves_of(action):
-    if hasattr(action, "fcurves"):
-        return list(action.fcurves)
-    return [fc for layer in action.layers for strip in layer.strips for bag in strip.channelbags
-            for fc in bag.fcurves]
-
-
-def keys_digest(action) -> tuple[int, int, str]:
-    """(curves, keys, SHA-1 of every key's frame, value and handles)."""
-    h = hashlib.sha1()
-    n = 0
-    for fc in sorted(fcurves_of(action), key=lambda f: (f.data_path, f.array_index)):
-        h.update(f"{fc.data_path}[{fc.array_index}]".encode())
-        for kp in fc.keyframe_points:
-            h.update(repr((tuple(kp.co), tuple(kp.handle_left), tuple(kp.handle_right),
-                           kp.interpolation)).encode())
-            n += 1
-    return len(fcurves_of(action)), n, h.hexdigest()
-
-
-def scene_state() -> dict:
-    """What 'exactly as before' means: objects, their transforms and actions, every action's keys, the scene's
-    rate and range, and every other datablock count."""
-    s = bpy.context.scene
-    objects = {}
-    for o in bpy.data.objects:
-        act = o.animation_data.action if o.animation_data else None
-        objects[o.name] = (o.type, [round(v, 6) for row in o.matrix_world for v in row],
-                           act.name if act else None)
-    return {"objects": objects,
-            "actions": {a.name: keys_digest(a) for a in bpy.data.actions},
-            "scene": (s.render.fps, s.render.fps_base, s.frame_start, s.frame_end, s.frame_current),
-            "counts": {k: len(getattr(bpy.data, k)) for k in ("armatures", "meshes", "movieclips", "images",
-                                                               "texts", "collections", "cameras")}}
 
 
 def engine_pids() -> list[int]:
@@ -106,7 +70,7 @@ def step2(ev, area, found):
     while s.running:
         if not progress or progress[-1] != (s.status, round(s.progress, 3)):
             progress.append((s.status, round(s.progress, 3)))
-        if not shot and s.status.startswith("landmarks") and 0.3 < s.progress < 0.9:
+        if not shot and s.status.startswith("Tracking the body") and 0.3 < s.progress < 0.9:
             d.screenshot("progress")  # the bar in the panel, the status bar's line
             shot = True
         if time.monotonic() - t0 > 300:
@@ -136,7 +100,7 @@ def step3(ev, area, found):
     before = scene_state()
     yield from ev.click(*d.find(found, "monocap.capture()"), pause=0.05)
     yield from d.wait_until(lambda: s.running, 30, "the second capture to start")
-    yield from d.wait_until(lambda: s.status.startswith("landmarks") and s.progress >= 0.3, 120,
+    yield from d.wait_until(lambda: s.status.startswith("Tracking the body") and s.progress >= 0.3, 120,
                             "the second capture to be halfway", poll=0.02)
     pids = engine_pids()
     status = (s.status, round(s.progress, 3))
@@ -203,4 +167,5 @@ def step():
     d.RESULT["done"].append("5")
 
 
-d.start(step)
+if __name__ == "__main__":
+    d.start(step)
