@@ -74,7 +74,7 @@ class MONOCAP_PT_mmd(_Sidebar, bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         col = self.layout.column(align=True)
         col.operator("monocap.import_pmx_skeleton", icon="ARMATURE_DATA")
-        col.operator("monocap.retarget_take_mmd", icon="CON_ARMATURE")
+        col.operator("monocap.retarget_take_mmd", text="Retarget Take to MMD Rig", icon="CON_ARMATURE")
         row = col.row(align=True)
         row.operator("monocap.import_vmd", text="Import VMD", icon="IMPORT")
         row.operator("monocap.export_vmd", text="Export VMD", icon="EXPORT")

@@ -121,3 +121,26 @@ def test_6_broken_engine_python_and_missing_video_are_one_line_reports(ui, prefe
     assert len(broken["reports"]) == 1, broken
     assert broken["reports"][0].startswith("The engine Python /usr/bin/python3 cannot run the engine")
     assert missing["reports"] == [f"Video not found: {harness.ROOT}/samples/no-such-dance.mp4"], missing
+
+
+def test_4_pmx_import_retarget_and_vmd_export_through_file_browsers(ui, preferences, cli_take) -> None:
+    """The VMD the window wrote, read back by our reader, is the engine's own retarget of the same take
+    onto the same model (through Blender's armature, keys and exporter: same bones, same keys)."""
+    from engine.formats.pmx import read_pmx
+    from engine.formats.vmd import read_vmd
+    from engine.rig.retarget import retarget_to_vmd
+
+    r = _session(ui, "step4", "step4_mmd.py", extra_env={"MONOCAP_UI_TAKE": str(ui.dir / "cli_take.npz")})
+    assert r["vmd_written"] and r["armature"] == "ジェネ / Gene", r
+    got = read_vmd(r["vmd"])
+    want, _ = retarget_to_vmd(cli_take, read_pmx(harness.GENE), "auto")
+    assert got.model_name == "ジェネ / Gene"
+    gk, wk = got.bone_keys, want.bone_keys
+    assert sorted(set(gk.name_table)) == sorted(set(wk.name_table)) and len(gk) == len(wk)
+    for name in set(wk.name_table):
+        gi, wi = gk.select(name), wk.select(name)
+        assert np.array_equal(gk.frame[gi], wk.frame[wi]), name
+        dot = np.abs(np.sum(gk.rotation[gi] * wk.rotation[wi], axis=1))
+        degrees = np.degrees(2 * np.arccos(np.clip(dot, 0.0, 1.0)))
+        assert degrees.max() < 0.5, f"{name}: {degrees.max():.2f} degrees"
+        assert np.abs(gk.position[gi] - wk.position[wi]).max() < 0.01, name  # MMD units (8 cm)
