@@ -216,7 +216,7 @@ def find(found: dict, suffix: str) -> tuple[int, int]:
     return hits[0]
 
 
-def scan(ev: Events, region: bpy.types.Region, columns=(0.62,), step: int = 7,
+def scan(ev: Events, region: bpy.types.Region, columns=(0.62,), step: int = 9,
          top: int | None = None, bottom: int | None = None, give_up: int = 90):
     """Generator: point down the region (at each fraction of its width in `columns`) every `step` pixels
     from `top` to `bottom` (window coordinates); returns {button name: (x, y)}, y in the middle of the
@@ -293,4 +293,6 @@ def report_lines(window: bpy.types.Window | None = None) -> list[str]:
         bpy.ops.info.select_all(action="SELECT")
         bpy.ops.info.report_copy()
         bpy.ops.info.select_all(action="DESELECT")
-    return [ln for ln in bpy.context.window_manager.clipboard.splitlines() if ln.strip()]
+    # Lines starting "bpy." are the log of operators and property changes, not reports.
+    return [ln for ln in bpy.context.window_manager.clipboard.splitlines()
+            if ln.strip() and not ln.startswith("bpy.")]

@@ -36,7 +36,7 @@ def open_addon_preferences(ev: d.Events, search: str = "monocap"):
     yield 1.0
     main = d.region_of(area, "WINDOW")
     top = main.y + main.height - 4
-    found = yield from d.scan(pev, main, columns=(0.15, 0.4, 0.6, 0.8), step=8, top=top, bottom=top - 120)
+    found = yield from d.scan(pev, main, columns=(0.4,), step=8, top=top, bottom=top - 60)
     yield from pev.click(*d.find(found, "addon_search"))
     yield from pev.type_text(search)
     yield from pev.key("RET", pause=1.0)

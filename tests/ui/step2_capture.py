@@ -1,10 +1,11 @@
-"""Steps 2, 3 and 5 (in Blender, one session, each on the scene the one before left):
+"""Steps 2, 3, 6 and 5 (in Blender, one session, each on the scene the one before left; 6 is in
+step6_errors.py):
 
 2. Capture the sample video from the sidebar by clicks and typing only (Smoothing and Foot Lock clicked off,
    so the pose compares with the command line's take): the progress bar moves, the capture finishes, a
    Monocap armature with keys appears; its joints at frame 50 go to the results (compared by the test).
 3. Capture again and press Esc halfway: the engine process ends, the scene is exactly as before.
-4. (step 5 of the issue) The Graph Editor's sidebar: Smooth and Reduce Keys by clicks change the keys; two
+5. The Graph Editor's sidebar: Smooth and Reduce Keys by clicks change the keys; two
    Ctrl+Z give them back exactly.
 """
 
@@ -17,24 +18,40 @@ sys.path.insert(0, os.environ["MONOCAP_UI_TESTS"])
 import bpy  # noqa: E402
 import driver as d  # noqa: E402
 from blender_state import keys_digest, scene_state  # noqa: E402
+from step6_errors import step6  # noqa: E402
 
 ROOT = os.environ["MONOCAP_UI_ROOT"]
 VIDEO = os.path.join(ROOT, "samples", "pose2sim_cam01.mp4")
 
 
 def engine_pids() -> list[int]:
-    """Engine captures running now (`python -m engine capture ...`), by their command lines in /proc."""
+    """Engine captures this Blender runs now (`python -m engine capture ...`, children of this process), by
+    their command lines in /proc (which shows the host's processes too: other captures may run there)."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as fh:
                     argv = fh.read().split(b"\0")
-            except OSError:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent = int(fh.read().split(")")[-1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if b"engine" in argv and b"capture" in argv:
+            if b"engine" in argv and b"capture" in argv and parent == os.getpid():
                 pids.append(int(entry))
     return pids
+
+
+def describe(pid: int) -> str:
+    """'pid ppid state argv' of a process, for the log."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().split(")")[-1].split()
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        return f"{pid} parent {fields[1]} state {fields[0]}: {argv}"
+    except OSError:
+        return f"{pid} gone"
 
 
 def alive(pid: int) -> bool:
@@ -103,12 +120,14 @@ def step3(ev, area, found):
     yield from d.wait_until(lambda: s.status.startswith("Tracking the body") and s.progress >= 0.3, 120,
                             "the second capture to be halfway", poll=0.02)
     pids = engine_pids()
+    d.log("engine processes: " + "; ".join(describe(p) for p in pids) + f"; Blender is {os.getpid()}")
     status = (s.status, round(s.progress, 3))
     d.screenshot("halfway")
     yield from ev.move(*d.center(d.region_of(area, "WINDOW")), pause=0.05)
     yield from ev.key("ESC", pause=0.5)
     yield from d.wait_until(lambda: not s.running, 30, "Esc to end the capture")
     yield 1.0
+    d.log("after Esc: " + "; ".join(describe(p) for p in pids))
     d.screenshot("cancelled")
     after = scene_state()
     d.RESULT["step3"] = {"status_at_esc": status, "engine_pids": pids,
@@ -163,6 +182,8 @@ def step():
     d.RESULT["done"] = ["2"]
     yield from step3(ev, area, found)
     d.RESULT["done"].append("3")
+    yield from step6(ev, area, found)
+    d.RESULT["done"].append("6")
     yield from step5(ev, area)
     d.RESULT["done"].append("5")
 

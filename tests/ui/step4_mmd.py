@@ -33,6 +33,9 @@ def open_mmd_panel(ev, area, found):
     raise LookupError("the MMD panel's header was not found below the Capture panel")
 
 
+_browser_fields: dict = {}
+
+
 def in_file_browser(ev, button, folder: str, name: str, what: str):
     """Click `button`; in the file browser window that opens, type the folder into the path field at the top
     and the file name into the field at the bottom, then press Return twice (the second one confirms)."""
@@ -44,11 +47,15 @@ def in_file_browser(ev, button, folder: str, name: str, what: str):
     fev = d.Events(win)
     yield 2.0
     area = d.area_of("FILE_BROWSER", win)
-    found = {}
-    for region in ("HEADER", "UI", "EXECUTE"):
-        r = next((r for r in area.regions if r.type == region and r.height > 5), None)
-        if r is not None:
-            found.update((yield from d.scan(fev, r, columns=(0.5,), step=6)))
+    key = (win.width, win.height, tuple((r.type, r.x, r.y, r.width, r.height) for r in area.regions))
+    found = _browser_fields.get(key)
+    if found is None:  # each browser opens the same way: point at its fields once
+        found = {}
+        for region in ("UI", "EXECUTE"):
+            r = next((r for r in area.regions if r.type == region and r.height > 5), None)
+            if r is not None:
+                found.update((yield from d.scan(fev, r, columns=(0.5,), step=6)))
+        _browser_fields[key] = found
     d.screenshot(f"{what}-browser")
     yield from fev.click(*d.find(found, ".directory"))
     yield from fev.key("A", ctrl=True)

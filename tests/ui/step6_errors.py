@@ -1,7 +1,7 @@
-"""Step 6 (in Blender): Capture clicked with a broken engine Python (a Python without the engine's packages:
-Debian's own python3 in the chroot) and then with a video that does not exist. Each time the user gets one
-ERROR line (read back from the Info editor, which replaces the Timeline for this session) and the scene is
-exactly as before."""
+"""Step 6 (in Blender, in the session of steps 2, 3 and 5, after 3): Capture clicked with a broken engine
+Python (one without the engine's packages: Debian's own python3 in the chroot), then with a video that does
+not exist. Each time the user gets one ERROR line (read back from the Info editor, which replaces the Timeline
+meanwhile) and the scene is exactly as before."""
 
 import os
 import sys
@@ -29,19 +29,16 @@ def capture_refused(ev, area, found, name: str, seen: int):
     d.screenshot(name)
     yield from ev.move(*d.center(d.region_of(area, "WINDOW")), pause=0.5)  # the report's popup goes
     lines = d.report_lines()[seen:]
-    d.RESULT[name] = {"reports": lines, "same": scene_state() == before}
+    d.RESULT["step6"][name] = {"reports": lines, "same": scene_state() == before}
     return lines
 
 
-def step():
-    ev = d.Events()
-    yield from d.first_draw()
-    yield from d.close_splash(ev)
+def step6(ev, area, found):
+    """Runs in the capture session after step 3 (one Blender start less); the Timeline becomes an Info
+    editor, the log the test reads."""
     timeline = d.area_of("DOPESHEET_EDITOR")
-    timeline.type = "INFO"  # the log of reports, in view in the screenshots and read back by the test
-    area = d.area_of("VIEW_3D")
-    yield from d.open_sidebar_tab(ev, area, "Monocap")
-    found = yield from d.scan(ev, d.region_of(area, "UI"))
+    timeline.type = "INFO"
+    yield from d.redrawn(area)
     yield from ev.click(*d.find(found, ".monocap.video"))
     yield from ev.key("A", ctrl=True)
     yield from ev.type_text(VIDEO)
@@ -50,6 +47,7 @@ def step():
     good_python = prefs.engine_python
     prefs.engine_python = BROKEN_PYTHON
     seen = len(d.report_lines())
+    d.RESULT["step6"] = {}
     lines = yield from capture_refused(ev, area, found, "broken-python", seen)
     seen += len(lines)
     prefs.engine_python = good_python
@@ -57,8 +55,5 @@ def step():
     yield from ev.key("A", ctrl=True)
     yield from ev.type_text(MISSING)
     yield from ev.key("RET", pause=0.5)
-    yield from capture_refused(ev, area, found, "missing-video", seen)
-
-
-if __name__ == "__main__":
-    d.start(step)
+    lines = yield from capture_refused(ev, area, found, "missing-video", seen)
+    timeline.type = "DOPESHEET_EDITOR"
