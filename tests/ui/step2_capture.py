@@ -147,6 +147,7 @@ def step5(ev, area):
     assert area.type == "GRAPH_EDITOR", f"Shift+F6 made a {area.type}"
     yield from ev.move(*d.center(d.region_of(area, "WINDOW")))
     yield from ev.key("A", pause=0.5)
+    yield from ev.key("HOME", pause=0.5)  # View All: the curves fill the editor in the screenshots
     yield from d.open_sidebar_tab(ev, area, "Monocap")
     ui = d.region_of(area, "UI")
     found = yield from d.scan(ev, ui)

@@ -37,7 +37,7 @@ def step6(ev, area, found):
     """Runs in the capture session after step 3 (one Blender start less); the Timeline becomes an Info
     editor, the log the test reads."""
     timeline = d.area_of("DOPESHEET_EDITOR")
-    timeline.type = "INFO"
+    timeline.ui_type = "INFO"
     yield from d.redrawn(area)
     yield from ev.click(*d.find(found, ".monocap.video"))
     yield from ev.key("A", ctrl=True)
@@ -56,4 +56,4 @@ def step6(ev, area, found):
     yield from ev.type_text(MISSING)
     yield from ev.key("RET", pause=0.5)
     lines = yield from capture_refused(ev, area, found, "missing-video", seen)
-    timeline.type = "DOPESHEET_EDITOR"
+    timeline.ui_type = "TIMELINE"
