@@ -8,9 +8,13 @@ import sys
 
 import bpy
 
-LINES = ("Monocap needs numpy, which this Blender's Python lacks.",
-         "Debian or Ubuntu: sudo apt install python3-numpy,",
-         "then restart Blender. Blender from blender.org has it.")
+# Short lines: they fit the sidebar at its default width.
+LINES = ("Monocap needs numpy, which",
+         "this Blender's Python lacks.",
+         "Debian, Ubuntu: install the",
+         "python3-numpy package, then",
+         "restart Blender. (Blender from",
+         "blender.org includes numpy.)")
 
 
 def summary() -> str:

@@ -20,6 +20,7 @@ def open_addon_preferences(ev: d.Events, search: str = "monocap"):
     wm = bpy.context.window_manager
     prefs = bpy.context.preferences
     before = len(wm.windows)
+    yield from ev.move(ev.window.width // 2, ev.window.height // 2)  # the window opens around the mouse
     yield from ev.key("COMMA", ctrl=True, pause=1.0)
     yield from d.wait_until(lambda: len(wm.windows) > before, 30, "the Preferences window")
     win = wm.windows[-1]

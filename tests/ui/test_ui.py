@@ -145,3 +145,13 @@ def test_4_pmx_import_retarget_and_vmd_export_through_file_browsers(ui, preferen
         degrees = np.degrees(2 * np.arccos(np.clip(dot, 0.0, 1.0)))
         assert degrees.max() < 0.5, f"{name}: {degrees.max():.2f} degrees"
         assert np.abs(gk.position[gi] - wk.position[wi]).max() < 0.01, name  # MMD units (8 cm)
+
+
+def test_a_chroot_that_cannot_be_built_is_an_error(tmp_path, monkeypatch) -> None:
+    """No registry (a closed port here): ChrootError with debootstrap's failure, and no stamp, so the next
+    run builds again; the `ui` fixture turns that error into a failed suite, never a skip."""
+    monkeypatch.setattr(harness.chroot, "MIRROR", "http://127.0.0.1:9/debian")
+    root = tmp_path / "chroot"
+    with pytest.raises(harness.chroot.ChrootError, match="debootstrap trixie failed"):
+        harness.chroot.ensure_chroot(root)
+    assert not harness.chroot.is_ready(root)
