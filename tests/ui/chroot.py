@@ -68,9 +68,7 @@ def ensure_chroot(root: Path | None = None) -> Path:
     """Return the chroot's folder, building it first when it is missing or incomplete."""
     root = Path(root or default_dir())
     if is_ready(root):
-        mtab = root / "etc" / "mtab"  # Blender's file browser lists mounts through it
-        if not mtab.is_symlink():
-            mtab.symlink_to("/proc/self/mounts")
+        _mtab(root)
         return root
     if os.geteuid() != 0:
         raise ChrootError("building the UI test chroot needs root (debootstrap, chroot, mount)")
@@ -85,6 +83,7 @@ def ensure_chroot(root: Path | None = None) -> Path:
         _check(["rm", "-rf", "--one-file-system", root], "removing the old chroot")
     root.parent.mkdir(parents=True, exist_ok=True)
     _check(["debootstrap", "--variant=minbase", SUITE, root, MIRROR], f"debootstrap {SUITE}")
+    _mtab(root)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive", LC_ALL="C.UTF-8")
     _inside_raw(root, ["apt-get", "update"], env, "apt-get update in the chroot")
     _inside_raw(root, ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES], env,
@@ -92,6 +91,14 @@ def ensure_chroot(root: Path | None = None) -> Path:
     _inside_raw(root, ["apt-get", "clean"], env, "apt-get clean in the chroot")
     (root / STAMP).write_text(_stamp_text())  # last: its presence means the build finished
     return root
+
+
+def _mtab(root: Path) -> None:
+    """/etc/mtab -> /proc/self/mounts: Blender's file browser lists mounted volumes through it."""
+    mtab = root / "etc" / "mtab"
+    if not mtab.is_symlink():
+        mtab.unlink(missing_ok=True)
+        mtab.symlink_to("/proc/self/mounts")
 
 
 def _inside_raw(root: Path, cmd: list[str], env: dict, what: str) -> None:
@@ -115,6 +122,14 @@ def bind_paths_for_python(python: Path) -> list[Path]:
         paths += [stdlib.resolve(), exe]
     else:
         paths.append(base.resolve())
+    # Every link from the venv's python to the interpreter must land in what is mounted: a link through
+    # /usr/bin/python3 would reach the chroot's own Python (3.13) instead.
+    hop = Path(python)
+    while hop.is_symlink():
+        hop = Path(os.path.normpath(hop.parent / os.readlink(hop)))
+        if not any(hop == p or p in hop.parents for p in paths):
+            raise ChrootError(f"{python} links to {hop}, which inside the chroot is another program: make the "
+                              "environment with `python3 -m venv --copies` (tools/dev.py does)")
     return paths
 
 
