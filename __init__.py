@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, panels
+try:
+    import numpy  # noqa: F401  (every part of the add-on but the message below needs it)
+except ImportError:
+    HAS_NUMPY = False
+else:
+    HAS_NUMPY = True
+
+if HAS_NUMPY:
+    from . import operators, panels
+from .panels import missing_numpy
 
 
 class MonocapPreferences(bpy.types.AddonPreferences):
@@ -30,16 +39,28 @@ class MonocapPreferences(bpy.types.AddonPreferences):
     )
 
     def draw(self, context: bpy.types.Context) -> None:
-        panels.draw_preferences(self, context)
+        if HAS_NUMPY:
+            panels.draw_preferences(self, context)
+        else:
+            missing_numpy.draw_message(self.layout)
 
 
 def register() -> None:
     bpy.utils.register_class(MonocapPreferences)
+    if not HAS_NUMPY:  # enabled anyway, so that the add-on list and the sidebar can say what is missing
+        for cls in missing_numpy.CLASSES:
+            bpy.utils.register_class(cls)
+        print(missing_numpy.summary())
+        return
     operators.register()
     panels.register()
 
 
 def unregister() -> None:
-    panels.unregister()
-    operators.unregister()
+    if not HAS_NUMPY:
+        for cls in reversed(missing_numpy.CLASSES):
+            bpy.utils.unregister_class(cls)
+    else:
+        panels.unregister()
+        operators.unregister()
     bpy.utils.unregister_class(MonocapPreferences)

@@ -156,7 +156,9 @@ class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
     """Retarget a Monocap take onto the active MMD armature (keys its bones as a VMD import would)"""
 
     bl_idname = "monocap.retarget_take_mmd"
-    bl_label = "Retarget Take to MMD Rig"
+    # Short: the file browser's confirm button shows it (the longer name was cut off there); the sidebar
+    # button says "Retarget Take to MMD Rig".
+    bl_label = "Retarget to MMD"
     bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
 
     filename_ext = ".npz"

@@ -27,7 +27,7 @@ class MonocapSettings(bpy.types.PropertyGroup):
                                         description="Keep the travel through space (off: in place)")
     target: bpy.props.EnumProperty(
         name="Target",
-        items=[("NEW", "New Monocap Armature", "Build the Monocap skeleton and bake onto it"),
+        items=[("NEW", "New Armature", "Build the Monocap skeleton and bake onto it"),
                ("SELECTED", "Selected Armature", "Retarget onto the active armature by bone names")],
         default="NEW")
     fps_mode: bpy.props.EnumProperty(

@@ -35,8 +35,9 @@ def draw_preferences(prefs: bpy.types.AddonPreferences, context: bpy.types.Conte
             row.label(text=text)
         if setup_running():
             row.operator("monocap.cancel_setup", icon="CANCEL")
-    layout.label(text="Set up engine makes a Python environment in the extension's folder and installs the engine "
-                      "into it (CPU: no torch; GPU: torch with CUDA); it never changes Blender's Python.")
+    col = layout.column(align=True)  # one line was cut off in the default Preferences window
+    col.label(text="Set up engine makes a Python environment in the extension's folder and installs the")
+    col.label(text="engine into it (CPU: no torch; GPU: torch with CUDA); Blender's Python is not changed.")
 
 
 def register() -> None:

@@ -31,7 +31,11 @@ class MONOCAP_PT_capture(_Sidebar, bpy.types.Panel):
         layout = self.layout
         layout.use_property_split = True
         layout.use_property_decorate = False
-        layout.prop(s, "video")
+        # The whole width for the path (split, it showed a dozen characters at the default sidebar width).
+        col = layout.column(align=True)
+        col.use_property_split = False
+        col.label(text="Video")
+        col.prop(s, "video", text="")
         col = layout.column(heading="Range")
         col.prop(s, "use_range", text="Part of the Video")
         sub = col.column(align=True)
@@ -44,11 +48,10 @@ class MONOCAP_PT_capture(_Sidebar, bpy.types.Panel):
         row.active = not s.person_auto
         row.prop(s, "person", text="Track")
         col = layout.column(heading="Options")
-        row = col.row(align=True)
-        row.prop(s, "smoothing")
-        sub = row.row()
+        col.prop(s, "smoothing")
+        sub = col.column()
         sub.active = s.smoothing
-        sub.prop(s, "cutoff", text="Hz")
+        sub.prop(s, "cutoff", text="Cutoff Hz")
         col.prop(s, "foot_lock")
         col.prop(s, "root_motion")
         layout.prop(s, "target")
@@ -71,7 +74,7 @@ class MONOCAP_PT_mmd(_Sidebar, bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         col = self.layout.column(align=True)
         col.operator("monocap.import_pmx_skeleton", icon="ARMATURE_DATA")
-        col.operator("monocap.retarget_take_mmd", icon="CON_ARMATURE")
+        col.operator("monocap.retarget_take_mmd", text="Retarget Take to MMD Rig", icon="CON_ARMATURE")
         row = col.row(align=True)
         row.operator("monocap.import_vmd", text="Import VMD", icon="IMPORT")
         row.operator("monocap.export_vmd", text="Export VMD", icon="EXPORT")
@@ -106,7 +109,7 @@ class MONOCAP_PT_graph_cleanup(bpy.types.Panel):
         col.operator("monocap.reduce_keys", icon="KEYFRAME")
         col.operator("monocap.fix_flips", icon="MOD_MIRROR")
         col.operator("monocap.foot_lock", icon="PINNED")
-        self.layout.label(text="Settings: the Adjust Last Operation panel", icon="INFO")
+        self.layout.label(text="Settings: F9 after a click", icon="INFO")
 
 
 CLASSES = [MONOCAP_PT_capture, MONOCAP_PT_mmd, MONOCAP_PT_export, MONOCAP_PT_graph_cleanup]

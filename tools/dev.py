@@ -2,7 +2,11 @@
 """Set up and run Monocap on a fresh machine with nothing but Python 3.11 and pip (standard library only).
 
     python3 tools/dev.py demo   # engine venv, models, capture of the bundled sample -> out/
-    python3 tools/dev.py test   # engine venv + two Blender (bpy) venvs, then the whole test suite
+    python3 tools/dev.py test   # engine venv + two Blender (bpy) venvs, then the whole test suite, the
+                                # tests in a real Blender window included (test-ui)
+    python3 tools/dev.py test-ui    # only the tests in a real Blender window (tests/ui): Debian's Blender in
+                                    # a debootstrap chroot under Xvfb (root and debootstrap needed; the
+                                    # chroot is built once into ~/.cache/monocap/ui-chroot-trixie)
     python3 tools/dev.py test-gpu   # the CUDA tests (tests/gpu), on a machine with an NVIDIA GPU only
     python3 tools/dev.py fuzz [--minutes N] [--examples E]   # the readers' fuzz tests, long: runs of E
                                     # examples per test with fresh seeds until N minutes have passed
@@ -111,10 +115,11 @@ def test() -> int:
     pys = {name: ensure_env(name) for name in ENVS}
     # Tests never skip for a missing dependency: a skip is counted as a failure below.
     runs = [
-        ("engine", pys["engine"], ["tests", "--ignore=tests/blender", "--ignore=tests/gpu", "-p",
-                                  "no:cacheprovider"]),
+        ("engine", pys["engine"], ["tests", "--ignore=tests/blender", "--ignore=tests/gpu", "--ignore=tests/ui",
+                                  "-p", "no:cacheprovider"]),
         ("blender 5.0", pys["blender50"], ["tests/blender", "-p", "no:cacheprovider"]),
         ("blender 4.2", pys["blender42"], ["tests/blender", "-p", "no:cacheprovider"]),
+        ui_suite(pys["engine"]),
     ]
     total = {"passed": 0, "failed": 0}
     worst = 0
@@ -133,6 +138,19 @@ def test() -> int:
         total["failed"] += 1
     print(f"\n{total['passed']} passed, {total['failed']} failed")
     return worst
+
+
+def ui_suite(py: Path) -> tuple[str, Path, list[str]]:
+    """The row of test()'s table for tests/ui."""
+    return ("real Blender window", py, ["tests/ui", "-p", "no:cacheprovider", "-s"])
+
+
+def test_ui() -> int:
+    """The tests in a real Blender window (tests/ui); a chroot that cannot be built is a failure."""
+    label, py, args = ui_suite(ensure_env("engine"))
+    rc, counts = _pytest(py, args)
+    bad = sum(counts.get(k, 0) for k in ("failed", "error", "errors", "skipped"))
+    return 1 if rc != 0 or bad or not counts.get("passed") else 0
 
 
 def test_gpu() -> int:
@@ -177,6 +195,8 @@ def main() -> int:
         return demo()
     if what == "test":
         return test()
+    if what == "test-ui":
+        return test_ui()
     if what == "test-gpu":
         return test_gpu()
     print(__doc__)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import bpy
@@ -59,6 +60,18 @@ def check_inputs(context: bpy.types.Context) -> tuple[str, dict]:
     return python, options
 
 
+# The engine's stage names as the panel and the status bar show them ("landmarks 13/100" meant nothing to a
+# user in the window); a stage not listed shows as it is.
+STAGE_TEXT = {"starting": "Starting the engine", "check": "Checking the models",
+              "download": "Downloading the models", "extract": "Unpacking the models",
+              "scan": "Finding the person", "landmarks": "Tracking the body", "lift": "Lifting to 3D"}
+
+
+def stage_text(stage: str, done: int, total: int) -> str:
+    text = STAGE_TEXT.get(stage, stage)
+    return f"{text} {done}/{total}" if total else text
+
+
 def _status_bar(context: bpy.types.Context, text: str | None) -> None:
     if context.workspace is not None:
         context.workspace.status_text_set(text)
@@ -85,7 +98,7 @@ class CaptureSession:
             return True
         s = context.scene.monocap
         s.progress = st.fraction
-        s.status = f"{st.stage} {st.done}/{st.total}" if st.total else st.stage
+        s.status = stage_text(st.stage, st.done, st.total)
         _status_bar(context, f"Monocap: {s.status} ({s.progress:.0%}) - Esc to cancel")
         return False
 
@@ -99,9 +112,11 @@ class CaptureSession:
         try:
             if st.error:
                 return "ERROR", f"Capture failed: {st.error}"
-            # The take is the user's result: keep it outside the temporary folder.
-            keep = Path(bpy.app.tempdir or tempfile.gettempdir()) / Path(st.result).name
+            # The take is the user's result: keep it in the extension's folder (Blender's session temporary
+            # folder, used before, goes when Blender quits, and Retarget or Import Take need it later).
+            keep = engine_python.user_dir() / "takes" / f"{Path(st.result).stem}-{time.strftime('%Y%m%d-%H%M%S')}.npz"
             try:
+                keep.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(st.result, keep)
             except OSError as exc:  # a full or read-only temporary folder: say so in one line, bake nothing
                 return "ERROR", f"Capture finished but its take could not be kept at {keep}: {exc.strerror or exc}"

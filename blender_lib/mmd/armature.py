@@ -224,6 +224,7 @@ def build_pmx_armature(context: bpy.types.Context, model: PmxModel, name: str | 
     for b, bone in enumerate(model.bones):
         if bone.ik is not None and bone.ik.links:
             _add_ik(obj, model, names, b)
+    obj.show_in_front = True  # a 1.6 m model in the default scene stands inside the 2 m cube
     return obj
 
 

@@ -24,8 +24,8 @@ def target_armature(context: bpy.types.Context, target: str) -> bpy.types.Object
         return None
     obj = context.active_object
     if obj is None or obj.type != "ARMATURE":
-        raise BadInput("Target is 'Selected armature' but no armature is active: select one, or choose "
-                       "'New Monocap armature'")
+        raise BadInput("Target is 'Selected Armature' but no armature is active: select one, or choose "
+                       "'New Armature'")
     return obj
 
 

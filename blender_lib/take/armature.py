@@ -6,6 +6,8 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from ..actions import compat
+
 # world_yup (x right, y up, z towards the viewer; the rest pose faces +Z) -> blender_zup (faces -Y).
 YUP_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
@@ -119,6 +121,10 @@ def build_armature(context: bpy.types.Context, name: str, joint_names: list[str]
         bpy.ops.object.mode_set(mode="OBJECT")
     for pb in obj.pose.bones:
         pb.rotation_mode = "QUATERNION"
+        # Selected, so the Graph Editor (showing only selected bones' curves by default) shows its keys.
+        compat.set_bone_selected(pb, True)
+    # Drawn in front: in the default scene the figure stands inside the 2 m cube and was hidden by it.
+    obj.show_in_front = True
     return obj
 
 

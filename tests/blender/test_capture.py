@@ -205,7 +205,7 @@ def test_modal_flow_progress_then_esc_leaves_scene_as_before(settings) -> None:
     while not 0.0 < settings.progress < 1.0 and time.monotonic() < t_end:
         assert not session.tick(bpy.context)
         time.sleep(0.02)
-    assert 0.0 < settings.progress < 1.0 and "/" in settings.status  # e.g. "landmarks 12/100"
+    assert 0.0 < settings.progress < 1.0 and "/" in settings.status  # e.g. "Tracking the body 12/100"
     session.cancel(bpy.context)  # Esc
     assert session.job.proc.poll() is not None
     assert not settings.running and settings.progress == 0.0 and settings.status == ""
@@ -224,5 +224,5 @@ def test_modal_flow_to_the_end_bakes(settings) -> None:
         time.sleep(0.02)
     level, message = session.finish(bpy.context)
     assert level == "INFO" and "6 frames on new armature Monocap" in message, message
-    assert "starting" in seen and len(seen) >= 3
+    assert "Starting" in seen and len(seen) >= 3  # "Starting the engine", "Tracking the body 3/6"...
     assert not settings.running
