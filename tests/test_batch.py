@@ -125,6 +125,25 @@ def test_library_with_bad_videos_and_a_duplicate_name(library, tmp_path):
     assert last["status"] == "done" and last["options"] != done[0]["options"] and set(last["outputs"]) == {"take"}
 
 
+def test_everyone_in_a_video_and_their_hands_through_the_batch(tmp_path):
+    """Capture options reach every video: `--person all --hands` writes one take per person (STEM_pN, as
+    `capture` does), the manifest lists those files, and a rerun skips the video because they are there."""
+    from engine.take import read_take
+
+    out = tmp_path / "out"
+    r = _batch(SHARED / "sports2d" / "demo.mp4", "--out", out, "--person", "all", "--hands", "--end", "1.5", "--bvh")
+    assert r.returncode == 0, r.stderr
+    (row,) = _rows(out)
+    assert row["status"] == "done" and set(row["outputs"]) >= {"take_p0", "bvh_p0"}, row
+    for rel in row["outputs"].values():
+        assert (out / rel).is_file(), rel
+    take = read_take(out / row["outputs"]["take_p0"])
+    assert take["hands2d"].shape[1:] == (2, 21, 3) and len(take["joint_names"]) == 67
+    again = _batch(SHARED / "sports2d" / "demo.mp4", "--out", out, "--person", "all", "--hands", "--end", "1.5",
+                   "--bvh")
+    assert again.returncode == 0 and [r["status"] for r in _rows(out)] == ["done", "skipped"], again.stderr
+
+
 def test_bad_arguments_exit_2(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

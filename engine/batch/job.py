@@ -69,9 +69,28 @@ def one_line(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {text}" if text else f"internal error: {type(exc).__name__}"
 
 
+def written_outputs(outputs: dict[str, str], takes: list[dict]) -> dict[str, str]:
+    """The files a capture wrote (kind -> path relative to the folder): `outputs` as asked for, except with
+    several people (`--person all` or N,M), where each person's take, BVH and VMD is STEM_pN beside the name
+    asked for (`capture.person_paths`) and is listed as kind_pN."""
+    from ..capture import person_paths
+
+    if takes[0].get("people") is None:
+        return dict(outputs)
+    numbers = [int(t["person"]) for t in takes]
+    out = {}
+    for kind, rel in outputs.items():
+        if kind == "overlay":  # one video for everyone
+            out[kind] = rel
+        else:
+            out.update({f"{kind}_p{n}": path for n, path in person_paths(rel, numbers).items()})
+    return out
+
+
 def capture_job(video: str, out_dir: str, outputs: dict[str, str], kwargs: dict, progress=None) -> dict:
     """Capture `video` into `out_dir` (outputs: kind -> path relative to out_dir) with `run_capture`. Returns
-    the manifest fields of the result; a failure of this video is a "failed" result with its one-line error,
+    the manifest fields of the result (with `outputs`: what was written, relative to out_dir); a failure of
+    this video is a "failed" result with its one-line error,
     never an exception (a worker dying is the runner's business). `progress`: a `progress.Progress` for
     run_capture's stages (default: none)."""
     from ..capture import run_capture
@@ -90,12 +109,13 @@ def capture_job(video: str, out_dir: str, outputs: dict[str, str], kwargs: dict,
         result.update(status="failed", error=one_line(exc), seconds=round(time.perf_counter() - t0, 3))
         return result
     seconds = time.perf_counter() - t0
-    take = takes[0]  # the first person's (with --person all or N,M the others are STEM_pN beside it)
+    take = takes[0]
     frames = int(len(take["valid"]))
+    result["outputs"] = written_outputs(outputs, takes)
     result.update(status="done", error=None, frames=frames, seconds=round(seconds, 3),
                   fps=round(frames / seconds, 2) if seconds > 0 else None,
                   valid_share=round(float(take["valid"].mean()), 4) if frames else 0.0,
-                  people=report.get("people"), takes=len(takes))
+                  people=report.get("people"))
     return result
 
 

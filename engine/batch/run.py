@@ -140,7 +140,7 @@ def run_batch(args: argparse.Namespace) -> int:
         def on_result(job: Job, result: dict) -> None:
             row = dict(job.key, status=result["status"], error=result.get("error"), folder=job.folder)
             if result["status"] == "done":
-                row.update(outputs=job.outputs, frames=result["frames"], seconds=result["seconds"],
+                row.update(outputs=result["outputs"], frames=result["frames"], seconds=result["seconds"],
                            fps=result["fps"], valid_share=result["valid_share"], people=result["people"])
             else:
                 row.update(outputs={}, seconds=result.get("seconds"))

@@ -64,7 +64,8 @@ def capture_video_task(name: str, video: bytes, rig: tuple[str, bytes] | None, m
             kwargs["rig"] = str(scratch / "in" / rig[0])
         out = scratch / "out"
         result = capture_job(str(local), str(out), outputs, kwargs)
-        files = {rel: (out / rel).read_bytes() for rel in outputs.values()} if result["status"] == "done" else {}
+        files = ({rel: (out / rel).read_bytes() for rel in result["outputs"].values()}
+                 if result["status"] == "done" else {})
         return result, files
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
