@@ -265,6 +265,19 @@ def test_mirrored_depth_is_turned_back():
     np.testing.assert_allclose(fixed[1], pts, atol=1e-12)
 
 
+def test_the_mirroring_follows_runs_not_single_frames():
+    """Over a run of seen frames the depth is mirrored back where the graph mirrored it for a while, and a
+    single frame that looks barely mirrored (a flat hand) does not flip the hand on its own."""
+    cam_rot = np.diag([1.0, -1.0, -1.0])
+    curled = _camera_axes(hand_points("L", {f: (30.0, 50.0, 30.0) for f in sk.FINGERS}, np.eye(3)), cam_rot)
+    flat_back = _camera_axes(hand_points("L", {f: (-12.0, -8.0, 0.0) for f in sk.FINGERS}, np.eye(3)), cam_rot)
+    frames = np.stack([curled] * 10 + [curled * [1.0, 1.0, -1.0]] * 8 + [curled] * 4 + [flat_back] + [curled] * 4)
+    per_frame = fg.fix_chirality(frames, "L")[1]
+    _, mirrored = fg.fix_chirality(frames, "L", np.ones(len(frames), bool))
+    assert per_frame[22] and not mirrored[22]  # the lone flat frame: mirrored alone, kept in the run
+    assert mirrored.tolist() == [False] * 10 + [True] * 8 + [False] * 9
+
+
 def test_smoothing_lowers_fingertip_jitter_and_keeps_a_quick_gesture():
     rng = np.random.default_rng(0)
     T, fps = 90, 30.0

@@ -37,6 +37,7 @@ SMOOTH_BETA = 4.0  # per (m/s): how fast the cutoff rises with the points' speed
 _PALM_DOWN = np.array([0.0, -1.0, 0.0])  # rest: palms face down, so fingers bend towards -Y
 CORRECTION_REPORTED = 10.0  # degrees: a measured direction moved more than this by the limits is counted
 _BACKWARDS = 0.2  # fingers bent back by more than about 12 degrees on average: the depth is mirrored
+CHIRALITY_SWITCH = 1.0  # the cost of changing the mirroring between frames (in curl units, see fix_chirality)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -82,27 +83,57 @@ def clamp_direction(u: np.ndarray, d: np.ndarray, limits: tuple[float, float, fl
     return out, np.stack([flex, spread], axis=-1)
 
 
-def fix_chirality(points: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mirror the depth of frames whose hand has the other hand's shape (T, 21, 3) camera axes, wrist-relative.
-
-    Depth is what one view sees least: the hand graph sometimes answers the mirror image of the hand in depth
-    (on pose2sim cam01 it could not tell the left hand's side: handedness 0.44), which keeps the 2D but bends
-    every finger backwards. The body says which hand it is; where the fingers, on average, bend more than
-    `_BACKWARDS` (of their length) away from that hand's palm, the depth is mirrored. Returns the points and
-    the frames mirrored.
-    """
+def palm_curl(points: np.ndarray, side: str) -> np.ndarray:
+    """How far the fingers bend towards the palm of a `side` ("L"/"R") hand, per frame: the mean over the four
+    fingers of (knuckle -> tip) . palm normal / its length; below 0 they bend backwards. points (T, 21, 3)."""
     b = points[:, 9] - points[:, 0]  # wrist -> middle knuckle
     a = points[:, 5] - points[:, 17]  # little -> index knuckle
-    # the palm's side: (b x a) for a left hand, (a x b) for a right one, in these axes (x right, y down, z away)
+    # the palm's side: (b x a) for a left hand, (a x b) for a right one, in right-handed axes
     n = unit_vectors(np.cross(b, a) if side == "L" else np.cross(a, b))
     curl = []
     for tip, knuckle in ((8, 5), (12, 9), (16, 13), (20, 17)):
         seg = points[:, tip] - points[:, knuckle]
         curl.append(np.sum(seg * n, -1) / np.maximum(np.linalg.norm(seg, axis=-1), 1e-9))
-    mirrored = np.mean(curl, axis=0) < -_BACKWARDS
+    return np.mean(curl, axis=0)
+
+
+def fix_chirality(points: np.ndarray, side: str, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror the depth of frames whose hand has the other hand's shape (T, 21, 3) camera axes, wrist-relative.
+
+    Depth is what one view sees least: the hand graph sometimes answers the mirror image of the hand in depth
+    (on pose2sim cam01 it could not tell the left hand's side: handedness 0.44), which keeps the 2D but bends
+    every finger backwards. The body says which hand it is. A frame is mirrored where the fingers bend more
+    than `_BACKWARDS` (of their length) away from that hand's palm; over each run of `valid` frames the choice
+    is made by a two-state Viterbi with a cost `CHIRALITY_SWITCH` for changing it, so that a hand whose depth
+    the graph is unsure of does not flip from frame to frame (on cam02 that took the fingertip jitter from
+    1,032 to 815; valid None: every frame on its own). Returns the points and the frames mirrored.
+    """
+    score = palm_curl(points, side)
+    # cost of keeping the frame as it is, and of mirroring it
+    cost = np.stack([np.maximum(0.0, -score - _BACKWARDS), np.maximum(0.0, score + _BACKWARDS)], axis=1)
+    mirrored = cost[:, 1] < cost[:, 0]
+    if valid is not None:
+        for a, b in _runs(np.asarray(valid, bool)):
+            mirrored[a:b] = _two_state_path(cost[a:b], CHIRALITY_SWITCH)
     out = points.copy()
     out[mirrored, :, 2] *= -1.0
     return out, mirrored
+
+
+def _two_state_path(cost: np.ndarray, switch: float) -> np.ndarray:
+    """The cheapest sequence of states 0/1 for per-frame costs (T, 2) with `switch` paid at each change."""
+    total = cost[0].copy()
+    came_from = np.zeros((len(cost), 2), np.int8)
+    for t in range(1, len(cost)):
+        stay, change = total, total[::-1] + switch
+        came_from[t] = np.where(stay <= change, [0, 1], [1, 0])
+        total = np.minimum(stay, change) + cost[t]
+    state = int(np.argmin(total))
+    path = np.empty(len(cost), bool)
+    for t in range(len(cost) - 1, -1, -1):
+        path[t] = bool(state)
+        state = int(came_from[t, state])
+    return path
 
 
 def _fill_gaps(q: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -168,7 +199,7 @@ def finger_fields(body: dict, hands3d: np.ndarray, hands_valid: np.ndarray, came
     for h, side in enumerate(("L", "R")):
         valid = np.asarray(hands_valid[:, h], bool)
         pts = np.asarray(hands3d[:, h], np.float64)
-        pts, mirrored = fix_chirality(pts - pts[:, :1], side)  # wrist-relative
+        pts, mirrored = fix_chirality(pts - pts[:, :1], side, valid)  # wrist-relative
         pts = pts @ camera_rotation.T
         if smooth:
             pts = smooth_points(pts, valid, fps)
