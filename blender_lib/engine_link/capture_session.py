@@ -64,7 +64,8 @@ def check_inputs(context: bpy.types.Context) -> tuple[str, dict]:
 # user in the window); a stage not listed shows as it is.
 STAGE_TEXT = {"starting": "Starting the engine", "check": "Checking the models",
               "download": "Downloading the models", "extract": "Unpacking the models",
-              "scan": "Finding the person", "landmarks": "Tracking the body", "lift": "Lifting to 3D"}
+              "scan": "Finding the person", "landmarks": "Tracking the body", "hands": "Reading the hands",
+              "overlay": "Drawing the overlay", "lift": "Lifting to 3D"}
 
 
 def stage_text(stage: str, done: int, total: int) -> str:
