@@ -205,9 +205,6 @@ class HandTrack:
     points3d: np.ndarray
     handedness: np.ndarray
 
-    def share_seen(self) -> float:
-        return float(self.valid.mean()) if self.valid.size else 0.0
-
 
 def empty_hands(frames: int) -> HandTrack:
     return HandTrack(np.zeros((frames, 2, NUM_HAND_POINTS, 3), np.float32), np.zeros((frames, 2), bool),
@@ -239,10 +236,10 @@ def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray
     rois = [roi_from_recrop(_to_image(a, roi, RECROP_SIZE)) for a, (_, _, roi) in zip(align, jobs)]
     crops = np.stack([bp.landmark_input(frames[k], roi, HAND_SIZE) for (k, _, _), roi in zip(jobs, rois)])
     pts, presence, handed, world = nets.landmarks(crops)
-    found = presence >= PRESENCE_THRESHOLD
-    retry_at = [j for j in np.flatnonzero(~found)
-                if body2d[jobs[j][0], BODY_HAND_POINTS[SIDES[jobs[j][1]]][0], 2] >= PALM_WRIST_VISIBILITY]
-    if nets.has_palm and retry_at:
+    retry_at = [] if not nets.has_palm else [
+        j for j in np.flatnonzero(presence < PRESENCE_THRESHOLD)
+        if body2d[jobs[j][0], BODY_HAND_POINTS[SIDES[jobs[j][1]]][0], 2] >= PALM_WRIST_VISIBILITY]
+    if retry_at:
         retry = _palm_retry(nets, frames, body2d, [(jobs[j], rois[j]) for j in retry_at])
         for j, (roi, got) in zip(retry_at, retry):
             if got is not None:
@@ -263,6 +260,11 @@ def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray
     return out
 
 
+def _wrists(body2d: np.ndarray, k: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """The body's wrist of hand s in frame k, and the other hand's wrist (pixels)."""
+    return tuple(body2d[k, BODY_HAND_POINTS[side][0], :2] for side in (SIDES[s], SIDES[1 - s]))
+
+
 def _palm_retry(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray, failed: list) -> list:
     """Step 4 for the hands the body's box missed: [((k, s, body ROI), hand ROI), ...] -> per hand (ROI,
     (points, presence, handedness, metric points)) of a hand found near its own wrist, or (None, None)."""
@@ -272,7 +274,7 @@ def _palm_retry(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray, fa
     boxes, scores = nets.palms(crops)
     chosen = []
     for i, (((k, s, _), _), window) in enumerate(zip(failed, windows)):
-        own, other = (body2d[k, BODY_HAND_POINTS[side][0], :2] for side in (SIDES[s], SIDES[1 - s]))
+        own, other = _wrists(body2d, k, s)
         palms = palms_in_window(boxes[i], scores[i], window)
         palms = [p for p in palms if np.hypot(*(p.keypoints[0] - own)) < np.hypot(*(p.keypoints[0] - other))]
         best = min(palms, key=lambda p: np.hypot(*(p.keypoints[0] - own)), default=None)
@@ -288,7 +290,7 @@ def _palm_retry(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray, fa
             continue
         (k, s, _), _ = failed[i]
         wrist = _to_image(pts[n, :1, :2], chosen[i], HAND_SIZE)[0]
-        own, other = (body2d[k, BODY_HAND_POINTS[side][0], :2] for side in (SIDES[s], SIDES[1 - s]))
+        own, other = _wrists(body2d, k, s)
         if np.hypot(*(wrist - own)) < np.hypot(*(wrist - other)):
             out[i] = (chosen[i], (pts[n], presence[n], handed[n], world[n]))
     return out

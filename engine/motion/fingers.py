@@ -67,9 +67,9 @@ def _swing(u: np.ndarray, d: np.ndarray) -> np.ndarray:
     return eye + s[:, None, None] * K + (1 - c)[:, None, None] * (K @ K)
 
 
-def clamp_direction(u: np.ndarray, d: np.ndarray, limits: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+def clamp_direction(u: np.ndarray, d: np.ndarray, limits: tuple[float, float, float]) -> np.ndarray:
     """The direction d (T, 3) (in the joint's rest frame, where the bone points along unit u) brought within
-    `limits`; also the (flexion, spread) angles in degrees of the unclamped d, for reports."""
+    `limits` (flexion min, max, spread, degrees)."""
     down = _PALM_DOWN - u * (_PALM_DOWN @ u)
     down /= np.linalg.norm(down)
     side = np.cross(u, down)
@@ -80,7 +80,7 @@ def clamp_direction(u: np.ndarray, d: np.ndarray, limits: tuple[float, float, fl
     f = np.radians(np.clip(flex, lo, hi))
     w = np.radians(np.clip(spread, -wide, wide))
     out = np.cos(w)[:, None] * (np.cos(f)[:, None] * u + np.sin(f)[:, None] * down) + np.sin(w)[:, None] * side
-    return out, np.stack([flex, spread], axis=-1)
+    return out
 
 
 def palm_curl(points: np.ndarray, side: str) -> np.ndarray:
@@ -225,7 +225,7 @@ def finger_fields(body: dict, hands3d: np.ndarray, hands_valid: np.ndarray, came
                 j = first + 4 * f + k
                 u = rest[j + 1] / np.linalg.norm(rest[j + 1])
                 d = unit_vectors(np.einsum("tji,tj->ti", parent_world, pts[:, chain[k + 1]] - pts[:, chain[k]]))
-                clamped, _ = clamp_direction(u, d, limits[k])
+                clamped = clamp_direction(u, d, limits[k])
                 change = np.degrees(np.arccos(np.clip(np.sum(clamped * d, -1), -1.0, 1.0)))[valid]
                 moved += int(np.count_nonzero(change > CORRECTION_REPORTED))
                 worst = max(worst, float(change.max()) if change.size else 0.0)
