@@ -44,9 +44,11 @@ def _litert_available() -> bool:
     return True
 
 
-def load_graph(path: Path, runtime: str, device: str, threads: int, outputs=None, cuda_graphs: bool = True):
+def load_graph(path: Path, runtime: str, device: str, threads: int, outputs=None, cuda_graphs: bool = True,
+               spin: bool = True):
     """A .tflite graph ready to run on `runtime` (litert, onnx or torch); `outputs` picks graph outputs
-    (ONNX and torch prune the branches that feed only the others)."""
+    (ONNX and torch prune the branches that feed only the others); `spin=False` lets ONNX Runtime's idle
+    threads sleep."""
     if runtime == "litert":
         from ..tflite_torch.litert_runner import LiteRTModel
 
@@ -54,7 +56,7 @@ def load_graph(path: Path, runtime: str, device: str, threads: int, outputs=None
     if runtime == "onnx":
         from ..tflite_torch.onnx_runner import OnnxModel
 
-        return OnnxModel(path, outputs=outputs, num_threads=threads)
+        return OnnxModel(path, outputs=outputs, num_threads=threads, spin=spin)
     from ..tflite_torch import build_module
 
     module = build_module(path, device=device, outputs=outputs)  # float32 on both devices

@@ -182,8 +182,9 @@ class HandNets:
     LiteRT against 9.0 / 18.1. So the landmark graph runs on ONNX Runtime two crops a call, the others on
     LiteRT; either takes the other's place where it is not installed, then our torch interpreter. Each graph
     uses the threads itself: LiteRT keeps Python's lock while it runs, so two lanes of one-thread graphs side
-    by side (one per hand) were slower (cam01's hand pass 29.6 ms a frame against 18.6). On CUDA our
-    interpreter runs them all, in batches.
+    by side (one per hand) were slower (cam01's hand pass 29.6 ms a frame against 18.6), and ONNX Runtime's
+    threads must not spin between its calls (onnx_runner.OnnxModel). On CUDA our interpreter runs them all,
+    in batches.
     """
 
     LANDMARK_CHUNK = 2
@@ -206,7 +207,7 @@ class HandNets:
             large = "onnx" if "onnx" in have else small
         self.runtimes = {"recrop": small, "palm": small, "landmarks": large}
         self._recrop = load_graph(recrop, small, self.device, threads)
-        self._landmarks = load_graph(landmarks, large, self.device, threads)
+        self._landmarks = load_graph(landmarks, large, self.device, threads, spin=False)
         self._palm = load_graph(palm, small, self.device, threads) if palm is not None else None
         self.has_palm = self._palm is not None
         self._lock = threading.Lock()  # a LiteRT interpreter or a CUDA graph is entered by one thread at a time

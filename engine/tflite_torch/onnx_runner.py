@@ -38,7 +38,8 @@ class OnnxModel:
     (as build_module). Several threads may call one instance at once (ONNX Runtime sessions allow it).
     """
 
-    def __init__(self, path: str | Path, outputs=None, num_threads: int = 1, source: str = "tflite") -> None:
+    def __init__(self, path: str | Path, outputs=None, num_threads: int = 1, source: str = "tflite",
+                 spin: bool = True) -> None:
         if not onnx_available():
             raise ModelError("ONNX Runtime is not installed: set the engine up again "
                              "(pip install -r engine/requirements.txt)")
@@ -61,6 +62,11 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads
         options.inter_op_num_threads = 1
+        if not spin:
+            # idle threads sleep instead of spinning: for small graphs run between other work (the hand pass:
+            # LiteRT graphs and the decoder beside), spinning took the cores they needed (cam01's hand pass
+            # under load: 50 -> 30 ms a frame)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
     def _torch_export(self, outputs) -> bytes:
