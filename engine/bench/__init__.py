@@ -48,5 +48,8 @@ def run_bench(only: list[str] | None = None, json_out: str | None = None) -> int
 def _print(rows: list[dict]) -> None:
     for r in rows:
         v = r["value"]
-        value = f"{v:,.1f}" if isinstance(v, float) and abs(v) < 1e6 else f"{v:,.0f}"
+        if isinstance(v, float) and abs(v) < 10 and r["unit"] in ("share", "x", "px"):
+            value = f"{v:.2f}"  # shares and ratios need their second decimal
+        else:
+            value = f"{v:,.1f}" if isinstance(v, float) and abs(v) < 1e6 else f"{v:,.0f}"
         print(f"{r['name']:<52} {value:>14} {r['unit']:<12} {r.get('note', '')}", flush=True)
