@@ -22,7 +22,8 @@ The path is MediaPipe Holistic's (numbers from its published graph configs, holi
       graph reads it. The palm detector costs more than the landmark graph, so after it finds nothing for a
       hand it waits PALM_EVERY frames before it looks for that hand again; once it finds the hand, 4a
       follows it.
-   A hand found by a retry must lie nearer its own side's body wrist than the other's.
+   A hand found by a retry must lie nearer its own side's body wrist than the other's, and within
+   RETRY_REACH hand lengths of it.
 Steps 1-3 take each frame on its own, so the crops of many frames go through the networks in one batch; only
 the retries go frame by frame. A hand whose wrist the body graph does not see, or whose presence is below
 PRESENCE_THRESHOLD, is marked invalid for that frame: never guessed.
@@ -66,6 +67,9 @@ PALM_EVERY = 4
 # thumb's base and the first two joints of each finger.
 TRACK_POINTS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
 TRACK_ROI_SCALE = 2.0
+# A hand found by a retry must have its wrist within this many hand lengths of the body's wrist: followed
+# from the frame before without it, cam02 kept two hands 590 px from where Holistic and the body saw them.
+RETRY_REACH = 1.5
 # `--hands` auto: hands are captured when the median hand (twice the wrist to middle-finger distance the
 # body keypoints give) spans at least this many pixels; below, the 224-pixel crop blows up a blur.
 # On the pose2sim views hands span about 70 px (10th percentile 35).
@@ -359,11 +363,15 @@ def _retry(nets: HandNets, frame: np.ndarray, body: np.ndarray, s: int, follow: 
 
 
 def _read_hand(nets: HandNets, frame: np.ndarray, roi: bp.Roi, body: np.ndarray, s: int):
-    """The landmark graph on one hand ROI: (ROI, answer) when it sees a hand whose wrist lies on side s."""
+    """The landmark graph on one hand ROI: (ROI, answer) when it sees a hand whose wrist lies on side s,
+    within RETRY_REACH hand lengths of the body's wrist."""
     pts, presence, handed, world = nets.landmarks(bp.landmark_input(frame, roi, HAND_SIZE)[None])
     if presence[0] < PRESENCE_THRESHOLD:
         return None
-    if not _on_own_side(_to_image(pts[0, :1, :2], roi, HAND_SIZE)[0], body, s):
+    wrist = _to_image(pts[0, :1, :2], roi, HAND_SIZE)[0]
+    w, p, i = BODY_HAND_POINTS[SIDES[s]]
+    length = roi_from_body(body[w, :2], body[p, :2], body[i, :2]).size / POSE_ROI_SCALE
+    if not _on_own_side(wrist, body, s) or np.hypot(*(wrist - body[w, :2])) > RETRY_REACH * length:
         return None
     return roi, (pts[0], presence[0], handed[0], world[0])
 
