@@ -179,3 +179,32 @@ def test_cli_prints_the_tables(real_run):
     for view in R.VIEWS:
         s = res["monocap"][view]
         assert s["frames"] == 100 and 0 < s["pa_mpjpe_mm"] < 400 and 0 < s["limb_dir_deg"] < 90
+
+
+def test_finger_directions_are_measured_in_the_hands_own_frame():
+    from engine.lifter.realvideo_fingers import _rest_hands, hand_frame_directions
+
+    rng = np.random.default_rng(3)
+    hands = _rest_hands() + rng.normal(0, 0.004, (2, 21, 3))  # a little bent, not a flat rest hand
+    d = hand_frame_directions(hands)
+    assert d.shape == (2, 15, 3) and np.allclose(np.linalg.norm(d, axis=-1), 1.0)
+    # turned and moved anywhere, the same hand has the same directions
+    q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    q *= np.sign(np.linalg.det(q))  # a rotation, not a reflection
+    assert np.allclose(hand_frame_directions(hands @ q.T + [0.3, 1.2, -2.0]), d, atol=1e-9)
+    # a mirrored hand (the depth the hand graph gets wrong) is not the same hand
+    mirrored = hands * [1.0, 1.0, -1.0]
+    assert np.degrees(np.arccos(np.clip((hand_frame_directions(mirrored) * d).sum(-1), -1, 1))).max() > 1.0
+    # straight fingers at rest point up the hand, away from the wrist
+    assert (hand_frame_directions(_rest_hands())[:, 3:, 1] > 0.9).all()
+
+
+def test_fingers_are_scored_against_the_triangulated_hands(real_run):
+    _, text, res = real_run
+    f = res["fingers"]
+    assert "fingers: segment directions" in text
+    assert min(f["reference_hands"]) > 50 and f["reference_reprojection_px"] < 15.0
+    stages = f["stages"]
+    # the solve is nearer the four views' hands than a hand at rest, and each stage keeps or improves it
+    assert stages["take fingers, smoothed"]["mean"] < stages["rest hand (baseline)"]["mean"] - 10.0
+    assert stages["mirroring fixed"]["mean"] < stages["hand graph 3D"]["mean"]

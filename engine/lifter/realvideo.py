@@ -12,6 +12,7 @@ one person moving fast, filmed by four calibrated cameras (`Calib.qca.txt`, Qual
 4. Scores on 12 body joints (`score`) for Monocap and for the peer, mediapipe 0.10.21's legacy Pose solution
    (model_complexity 1, its world landmarks), run in its own environment as the bench runs it
    (`MONOCAP_PEER_PYTHON` or `.venv-peer`); its answers are cached too.
+5. Fingers (`realvideo_fingers.py`): each view's finger shapes against the hands triangulated from all four.
 
 The 12 joints: shoulders, elbows, wrists, hips, knees, ankles. The reference has BlazePose keypoints; the
 take's elbow, wrist, knee and ankle joints are compared as they are, but its shoulders and hips are joint
@@ -506,7 +507,12 @@ def evaluate_real(weights: str | os.PathLike | None = None, data: Path = DATA, c
     elif peer:
         log("peer skipped: no mediapipe environment (set MONOCAP_PEER_PYTHON, or make .venv-peer: "
             "python -m venv .venv-peer && .venv-peer/bin/pip install mediapipe==0.10.21)")
-    out["seconds"] = {"capture": t1 - t0, "reference": t2 - t1, "lift_score": t3 - t2, "peer": time.time() - t3}
+    t4 = time.time()
+    from .realvideo_fingers import evaluate_fingers
+
+    out["fingers"] = evaluate_fingers(cams, takes)
+    out["seconds"] = {"capture": t1 - t0, "reference": t2 - t1, "lift_score": t3 - t2, "peer": t4 - t3,
+                      "fingers": time.time() - t4}
     return out
 
 
@@ -591,6 +597,9 @@ def run(args: argparse.Namespace) -> int:
                         log=lambda m: print(m, file=sys.stderr))
     print(f"real video: {DATA.name}, {len(VIEWS)} views ({time.time() - t:.0f} s)")
     print(format_tables(res))
+    from .realvideo_fingers import format_fingers
+
+    print(format_fingers(res["fingers"]))
     if args.json:
         with atomic_write(args.json, "w") as fh:
             json.dump(res, fh, indent=1)
