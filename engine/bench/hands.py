@@ -71,7 +71,7 @@ def _finger_rows(video: Path, info, cap, track) -> list[dict]:
     return rows
 
 
-def _ours(video: Path) -> tuple:
+def _ours(video: Path, device: str = "cpu") -> tuple:
     """(frames/s with hands, frames/s body only, CPU ms a frame with hands, the hand track, the video, the 2D
     capture) for one whole capture each, best of REPEATS."""
     from ..detector.backends import PoseNets
@@ -81,8 +81,8 @@ def _ours(video: Path) -> tuple:
     from ..video import probe
 
     p = ensure_models()
-    nets = PoseNets(p["pose_detection"], p["pose_landmark_full"], device="cpu")
-    hand_nets = HandNets(p["hand_recrop"], p["hand_landmark_full"], p["palm_detection_full"], device="cpu")
+    nets = PoseNets(p["pose_detection"], p["pose_landmark_full"], device=device)
+    hand_nets = HandNets(p["hand_recrop"], p["hand_landmark_full"], p["palm_detection_full"], device=device)
     info = probe(video)
     warm = capture_2d(nets, info, 0, 10)
     capture_hands(hand_nets, info, 0, [(warm.joints2d, warm.valid)])
@@ -129,9 +129,13 @@ def agreement(ours_points: np.ndarray, ours_valid: np.ndarray, peer: np.ndarray)
 
 
 def run() -> list[dict]:
+    from ..detector.backends import resolve_device
+
     peer = _peer_python()
+    cuda = resolve_device("auto") == "cuda"
     rows: list[dict] = []
     for video in [v for v in VIDEOS if v.exists()]:
+        gpu_fps = _ours(video, "cuda")[0] if cuda else None
         with_hands, body_only, cpu_ms, track, info, cap = _ours(video)
         rows.append({"name": f"2D capture + hands, CPU ({video.name})", "value": with_hands, "unit": "frames/s",
                      "note": f"decode, scan, tracking, hand pass; best of {REPEATS}"})
@@ -155,6 +159,11 @@ def run() -> list[dict]:
                      "note": "every thread, decoding included (body, face and hands: Holistic always runs the face)"})
         rows.append({"name": "capture + hands / peer Holistic", "value": with_hands / fps, "unit": "x",
                      "note": "target >= 2"})
+        if gpu_fps is not None:
+            rows.append({"name": f"2D capture + hands, CUDA ({video.name})", "value": gpu_fps, "unit": "frames/s",
+                         "note": f"torch on CUDA, the same capture; best of {REPEATS}"})
+            rows.append({"name": "capture + hands on CUDA / peer Holistic", "value": gpu_fps / fps, "unit": "x",
+                         "note": "target >= 2"})
         for key, value in agreement(track.points2d, track.valid, peer_hands).items():
             unit = "px" if key.endswith("px") else "share"
             rows.append({"name": f"hands {key} ({video.name})", "value": value, "unit": unit,

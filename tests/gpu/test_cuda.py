@@ -123,3 +123,58 @@ def test_cli_on_cuda_writes_the_3d_take(tmp_path):
     t = read_take(take)
     assert t["joints2d"].shape == (100, 33, 3) and t["valid"].all()
     assert t["joints3d"].shape[0] == 100 and np.isfinite(t["joints3d"]).all()
+
+
+# -- the hands on CUDA ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hand_clip(cpu_nets):
+    """cam01's first 40 frames and the body in them."""
+    info = probe(VIDEO / "pose2sim-single/cam01.mp4")
+    cap = capture_2d(cpu_nets, info, 0, 40)
+    return info, cap
+
+
+def test_hand_graphs_on_cuda_match_litert_on_real_crops(model_paths, hand_clip):
+    from engine.detector import blazepose as bp
+    from engine.detector import hands as hd
+    from engine.video import iter_frames
+
+    info, cap = hand_clip
+    frames = [f for _, f in iter_frames(info, 0, 40)]
+    # the hand crops steps 1-2 make (the body's box, refined by the re-crop graph on LiteRT)
+    boxes = []
+    for k in range(0, 40, 4):
+        for side in hd.SIDES:
+            w, p, i = hd.BODY_HAND_POINTS[side]
+            boxes.append((k, hd.roi_from_body(cap.joints2d[k, w, :2], cap.joints2d[k, p, :2], cap.joints2d[k, i, :2])))
+    recrop_in = np.stack([bp.landmark_input(frames[k], roi, hd.RECROP_SIZE) for k, roi in boxes])
+    align = LiteRTModel(model_paths["hand_recrop"])(recrop_in)[0].reshape(-1, 2, 2)
+    rois = [hd.roi_from_recrop(hd._to_image(a, roi, hd.RECROP_SIZE)) for a, (_, roi) in zip(align, boxes)]
+    x = np.stack([bp.landmark_input(frames[k], roi, hd.HAND_SIZE) for (k, _), roi in zip(boxes, rois)])
+    nets = hd.HandNets(model_paths["hand_recrop"], model_paths["hand_landmark_full"],
+                       model_paths["palm_detection_full"], device="cuda")
+    assert set(nets.runtimes.values()) == {"torch"} and isinstance(nets._landmarks, GraphedModule)
+    ref = LiteRTModel(model_paths["hand_landmark_full"])(x)
+    pts, presence, handed, world = nets.landmarks(x)
+    assert np.abs(pts.reshape(ref[0].shape) - ref[0]).max() < 0.5  # pixels of the 224 input
+    assert np.abs(presence - ref[1].reshape(-1)).max() < 1e-3
+    assert np.abs(world.reshape(ref[3].shape) - ref[3]).max() < 1e-3
+    assert (ref[1] > hd.PRESENCE_THRESHOLD).mean() > 0.3  # real hands in the crops
+
+
+def test_hand_capture_on_cuda_finds_the_hands_the_cpu_finds(model_paths, hand_clip):
+    from engine.detector import hands as hd
+
+    info, cap = hand_clip
+    runs = {}
+    for device in ("cuda", "cpu"):
+        nets = hd.HandNets(model_paths["hand_recrop"], model_paths["hand_landmark_full"],
+                           model_paths["palm_detection_full"], device=device)
+        runs[device] = hd.capture_hands(nets, info, 0, [(cap.joints2d, cap.valid)])[0]
+    gpu, cpu = runs["cuda"], runs["cpu"]
+    assert (gpu.valid == cpu.valid).mean() > 0.95
+    both = gpu.valid & cpu.valid
+    gap = np.linalg.norm(gpu.points2d[both][..., :2] - cpu.points2d[both][..., :2], axis=-1)
+    assert np.median(gap) < 0.5, np.median(gap)
