@@ -2,12 +2,12 @@
 
 The graph is written straight from the .tflite by `engine.tflite_onnx` (numpy and our protobuf writer
 `engine.onnx_proto`: no torch, no `onnx` package; 0.4 s for the landmark graph); nothing is written to disk
-or fetched. `source="torch"` exports our torch port
-(`module.TFLiteModule`) with torch's exporter instead, as the engine did before: the tests check
-that both give the same numbers. Measured on the 2-core development machine (before the emitter, with the
-torch export): the landmark graph 5.1 ms a frame against 6.3 ms for our fused torch graph (one thread,
-batch 2), the whole 2D capture 133 against 107 frames/s; the detector ran faster on LiteRT (6.2 against
-8.0 ms a frame).
+or fetched. `source="torch"` exports our torch port (`module.TFLiteModule`) with torch's exporter instead, as
+the engine did before: the tests check that both give the same numbers. Measured on the 2-core development
+machine (before the emitter, with the torch export): the landmark graph 5.1 ms a frame against 6.3 ms for
+our fused torch graph (one thread, batch 2), the whole 2D capture 133 against 107 frames/s; the detector ran
+faster on LiteRT (6.2 against 8.0 ms a frame), but the whole capture does not (issue 22: the cpu profile has
+no LiteRT).
 """
 
 from __future__ import annotations
