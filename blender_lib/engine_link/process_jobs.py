@@ -222,12 +222,13 @@ def requirement_lines(path: Path) -> list[str]:
 # Step 1 of 'Set up engine': the venv, then setuptools out of it. Python <= 3.11's venv installs setuptools
 # with pip (11 MB); nothing the engine installs needs it at run time (every pinned package is a wheel, and pip
 # builds any sdist in an isolated environment with its own setuptools). pip stays: pressing 'Set up engine'
-# again resumes or upgrades with it. On Python >= 3.12 there is no setuptools and pip just says so.
+# again resumes or upgrades with it. On Python >= 3.12 there is no setuptools and pip just says so. Where the
+# uninstall fails the set-up goes on (the venv works, 11 MB larger).
 MAKE_VENV = (
     "import subprocess, sys, venv\n"
     "venv.create(sys.argv[1], with_pip=True)\n"
     "subprocess.run([sys.argv[2], '-m', 'pip', 'uninstall', '--disable-pip-version-check', '-y', '-q',"
-    " 'setuptools'], check=True)\n"
+    " 'setuptools'], check=False)\n"
 )
 _SIZE = re.compile(r"\(([\d.]+) (kB|MB|GB)\)")
 _UNITS = {"kB": 1e3, "MB": 1e6, "GB": 1e9}
