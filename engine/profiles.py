@@ -1,13 +1,15 @@
 """The engine's two install profiles and the check for torch, which only the `gpu` profile installs.
 
-- `cpu` (the default, `engine/requirements.txt`): numpy, OpenCV, LiteRT, ONNX Runtime, onnx, safetensors.
-  A whole capture runs on it: the detector on LiteRT, the landmark graph and the lifter on ONNX Runtime, their
-  ONNX graphs written from the model files without torch (`tflite_onnx`, `lifter.onnx_graph`).
+- `cpu` (the default, `engine/requirements.txt`): numpy, OpenCV, ONNX Runtime, safetensors, the TFLite schema.
+  A whole capture runs on it: every BlazePose graph (body and hands) and the lifter on ONNX Runtime, their
+  ONNX graphs written from the model files without torch or the `onnx` package (`tflite_onnx`,
+  `lifter.onnx_graph`, `onnx_proto`). A venv of 294 MB (298 MB once a capture has run: Python's __pycache__).
 - `gpu` (`engine/requirements-gpu.txt`): the `cpu` profile plus torch, for CUDA and for `lifter train`.
 
 `DOWNLOAD_MB` is what the add-on shows before it starts: the wheels pip fetches for Linux x86-64, Python
-3.11, from PyPI alone, measured 2026-12-06 with `pip install --dry-run --report` and the files' sizes
-(cpu: 14 wheels; gpu: 42, torch's CUDA 13 build with NVIDIA's libraries being 2.7 GB of them). On Windows
+3.11, from PyPI alone, measured 2026-12-06 (cpu: 8 wheels, 103 MB, `pip download` of engine/requirements.txt;
+gpu: 42 wheels with `pip install --dry-run --report` and the files' sizes when the cpu profile still held
+LiteRT and onnx, less those 31 MB; torch's CUDA 13 build with NVIDIA's libraries is 2.7 GB of it). On Windows
 the gpu profile takes torch from PyTorch's index (`TORCH_CUDA_INDEX`), a wheel of similar size that
 bundles the CUDA libraries.
 """
@@ -23,7 +25,7 @@ from .errors import MonocapError
 ENGINE_DIR = Path(__file__).resolve().parent
 PROFILES = ("cpu", "gpu")
 REQUIREMENTS = {"cpu": ENGINE_DIR / "requirements.txt", "gpu": ENGINE_DIR / "requirements-gpu.txt"}
-DOWNLOAD_MB = {"cpu": 134, "gpu": 2875}
+DOWNLOAD_MB = {"cpu": 103, "gpu": 2844}
 # pip's default torch==2.13.0 wheel on Linux is built for CUDA 13.0 (it requires nvidia-cuda-runtime 13.0);
 # on Windows the default wheel is CPU-only and the CUDA build comes from PyTorch's own index.
 TORCH_CUDA_INDEX = "https://download.pytorch.org/whl/cu130"

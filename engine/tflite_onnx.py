@@ -1,5 +1,5 @@
-"""Write a TFLite graph (the BlazePose detector and landmark graphs) as an ONNX graph, with numpy and
-`onnx.helper` only: what ONNX Runtime runs on the CPU, without torch.
+"""Write a TFLite graph (the BlazePose detector and landmark graphs) as an ONNX graph, with numpy and our own
+protobuf writer (`onnx_proto`) only: what ONNX Runtime runs on the CPU, without torch or the `onnx` package.
 
 It covers the ops our torch interpreter does (`tflite_torch.module.SUPPORTED_OPS`), with the same semantics
 (the TFLite reference kernels, see that module's docstring), mapped onto ONNX operators:
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import onnx_proto
 from .errors import ModelError
 from .tflite_torch.reader import Graph, read_graph
 
@@ -46,12 +47,9 @@ def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int,
 
 class _Emitter:
     def __init__(self, graph: Graph) -> None:
-        from onnx import helper, numpy_helper
-
-        self.helper, self.numpy_helper = helper, numpy_helper
         self.g = graph
-        self.nodes: list = []
-        self.inits: dict[str, object] = {}
+        self.nodes: list[onnx_proto.Node] = []
+        self.inits: dict[str, np.ndarray] = {}
         self.values: dict[int, tuple[str, str]] = {}  # tensor index -> (ONNX name, "nchw" | "nhwc")
         self.folded_pad: dict[int, tuple[int, tuple[int, int, int, int]]] = {}  # PAD output -> (input, pads)
         self.uses: dict[int, list[str]] = {}
@@ -71,12 +69,12 @@ class _Emitter:
 
     def const(self, value: np.ndarray, stem: str = "c") -> str:
         name = self.fresh(stem)
-        self.inits[name] = self.numpy_helper.from_array(np.ascontiguousarray(value), name)
+        self.inits[name] = np.ascontiguousarray(value)
         return name
 
     def node(self, op: str, inputs: list[str], stem: str | None = None, **attrs) -> str:
         out = self.fresh(stem or op.lower())
-        self.nodes.append(self.helper.make_node(op, inputs, [out], **attrs))
+        self.nodes.append(onnx_proto.node(op, inputs, [out], **attrs))
         return out
 
     def data(self, i: int) -> np.ndarray:
@@ -308,10 +306,7 @@ class _Emitter:
         self.values[op.outputs[0]] = self.get(op.inputs[0])
 
     # -- whole graph ---------------------------------------------------------------------------------------
-    def build(self, outputs: Sequence[int]) -> bytes:
-        helper = self.helper
-        from onnx import TensorProto
-
+    def build(self, outputs: Sequence[int]) -> onnx_proto.Model:
         g = self.g
         if len(g.inputs) != 1 or len(self.shape(g.inputs[0])) != 4:
             raise ModelError(f"{self.where()}: only graphs with one image-batch input (N, H, W, C) are supported")
@@ -335,20 +330,15 @@ class _Emitter:
         for k in outputs:
             t = g.tensors[g.outputs[k]]
             name, _ = self.get(g.outputs[k], "nhwc" if len(t.shape) == 4 else None)
-            self.nodes.append(helper.make_node("Identity", [name], [t.name]))
+            self.nodes.append(onnx_proto.node("Identity", [name], [t.name]))
             names.append(t.name)
-            infos.append(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, ["n", *t.shape[1:]]))
+            infos.append((t.name, onnx_proto.FLOAT, ["n", *t.shape[1:]]))
         nodes, inits = _prune(self.nodes, self.inits, names)
         h, w, c = self.shape(inp)[1:]
-        graph = helper.make_graph(nodes, g.path.stem, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                                     ["n", h, w, c])],
-                                  infos, inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="monocap")
-        model.ir_version = 8  # readable by every ONNX Runtime since 1.10
-        return model.SerializeToString()
+        return onnx_proto.Model(g.path.stem, nodes, inits, [("x", onnx_proto.FLOAT, ["n", h, w, c])], infos, OPSET)
 
 
-def _prune(nodes: list, inits: dict, outputs: list[str]) -> tuple[list, list]:
+def _prune(nodes: list, inits: dict, outputs: list[str]) -> tuple[list, dict]:
     """Only the nodes (in order) and constants that the `outputs` depend on: unused branches are dropped."""
     needed = set(outputs)
     kept = []
@@ -356,19 +346,19 @@ def _prune(nodes: list, inits: dict, outputs: list[str]) -> tuple[list, list]:
         if any(o in needed for o in n.output):
             kept.append(n)
             needed.update(i for i in n.input if i)
-    return kept[::-1], [v for k, v in inits.items() if k in needed]
+    return kept[::-1], {k: v for k, v in inits.items() if k in needed}
 
 
 def tflite_to_onnx(path: str | Path | Graph, outputs: Sequence[int] | None = None) -> bytes:
     """The serialised ONNX model of the .tflite graph at `path` (or read already: a `Graph`): input "x"
     (N, H, W, C) float32, outputs named as in the .tflite (the chosen `outputs` indices, default all), each
     (N, ...) with TFLite's shape.
-    ModelError for an unreadable file, an op outside SUPPORTED_OPS, or missing `onnx` package."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise ModelError("the onnx package is not installed: set the engine up again "
-                         "(pip install -r engine/requirements.txt)") from None
+    ModelError for an unreadable file or an op outside SUPPORTED_OPS."""
+    return tflite_model(path, outputs).encode()
+
+
+def tflite_model(path: str | Path | Graph, outputs: Sequence[int] | None = None) -> onnx_proto.Model:
+    """As `tflite_to_onnx`, the model before it is serialised."""
     graph = path if isinstance(path, Graph) else read_graph(path)
     n_out = len(graph.outputs)
     chosen = tuple(range(n_out)) if outputs is None else tuple(int(k) for k in outputs)

@@ -435,7 +435,7 @@ def test_bfloat16_lift_agrees_with_float32(lifter_fp32, held) -> None:
 
 @pytest.mark.parametrize("weights", [WEIGHTS, BASELINE_WEIGHTS], ids=["temporal", "baseline"])
 def test_onnx_lifter_matches_the_torch_lifter(weights, tmp_path) -> None:
-    """The cpu profile's lifter (ONNX written from the safetensors by numpy + onnx.helper, run by ONNX Runtime)
+    """The cpu profile's lifter (ONNX written from the safetensors by numpy + engine.onnx_proto, run by ONNX Runtime)
     against the torch network in float32, on the real 2D of the four pose2sim views and a 9-frame clip: within
     1 mm (they agree to about 0.001 mm). Long clips go through in pieces on both."""
     from engine.lifter.onnx_graph import lifter_onnx

@@ -474,7 +474,7 @@ def test_unsupported_op_is_named(tmp_path):
 
 @pytest.mark.parametrize("name", ["pose_detection", "pose_landmark_full"])
 def test_onnx_written_from_the_tflite_matches_the_torch_port_export(model_paths, inputs, name):
-    """The ONNX graph `tflite_onnx` writes (numpy + onnx.helper, no torch: the cpu profile's path) against our
+    """The ONNX graph `tflite_onnx` writes (numpy + engine.onnx_proto, no torch: the cpu profile's path) against our
     torch port exported by torch's exporter (what the engine ran before), on real frames: keypoints within
     0.01 px of the 256x256 crop (they agree to float32 rounding), detector boxes and scores likewise."""
     import onnx

@@ -183,9 +183,13 @@ def run() -> list[dict]:
              "onnx": "both graphs on ONNX Runtime (ONNX written from the .tflite)"}
     peer = _peer_python()
     ours, peer_runs = {}, []
+    from ..detector.backends import _litert_available
     from ..profiles import torch_installed
 
-    backends = ("auto", "litert", "torch", "onnx") if torch_installed() else ("auto", "litert", "onnx")
+    if not _litert_available():  # a profile without LiteRT: auto is ONNX Runtime for both graphs
+        notes["auto"] = "default: both graphs on ONNX Runtime (LiteRT is not installed)"
+    backends = [b for b, ok in (("auto", True), ("litert", _litert_available()), ("torch", torch_installed()),
+                                ("onnx", True)) if ok]
     for backend in backends:
         once = _capture_timer(backend, video)
         runs = []

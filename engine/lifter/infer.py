@@ -216,7 +216,6 @@ def decode_root(traj: np.ndarray, hip2d: np.ndarray) -> np.ndarray:
 
 def _onnxruntime_available() -> bool:
     try:
-        import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError:
         return False

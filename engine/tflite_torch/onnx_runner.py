@@ -1,12 +1,13 @@
 """Run a .tflite graph with ONNX Runtime on the CPU, from an ONNX graph made in memory when it is loaded.
 
-The graph is written straight from the .tflite by `engine.tflite_onnx` (numpy and the `onnx` package, no
-torch; 0.4 s for the landmark graph); nothing is written to disk or fetched. `source="torch"` exports our
-torch port (`module.TFLiteModule`) with torch's exporter instead, as the engine did before: the tests check
-that both give the same numbers. Measured on the 2-core development machine (before the emitter, with the
-torch export): the landmark graph 5.1 ms a frame against 6.3 ms for our fused torch graph (one thread,
-batch 2), the whole 2D capture 133 against 107 frames/s; the detector ran faster on LiteRT (6.2 against
-8.0 ms a frame).
+The graph is written straight from the .tflite by `engine.tflite_onnx` (numpy and our protobuf writer
+`engine.onnx_proto`: no torch, no `onnx` package; 0.4 s for the landmark graph); nothing is written to disk
+or fetched. `source="torch"` exports our torch port (`module.TFLiteModule`) with torch's exporter instead, as
+the engine did before: the tests check that both give the same numbers. Measured on the 2-core development
+machine (before the emitter, with the torch export): the landmark graph 5.1 ms a frame against 6.3 ms for
+our fused torch graph (one thread, batch 2), the whole 2D capture 133 against 107 frames/s; the detector ran
+faster on LiteRT (6.2 against 8.0 ms a frame), but the whole capture does not (issue 22: the cpu profile has
+no LiteRT).
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from ..errors import BadInput, ModelError
 
 
 def onnx_available() -> bool:
-    """Whether ONNX Runtime and the onnx package (which torch's exporter needs) are installed."""
+    """Whether ONNX Runtime is installed (the graphs are written without the `onnx` package)."""
     try:
-        import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError:
         return False
@@ -74,6 +74,11 @@ class OnnxModel:
         from ..profiles import require_torch
 
         torch = require_torch("exporting the torch port to ONNX")
+        try:
+            import onnx  # noqa: F401  torch's exporter writes with it
+        except ImportError:
+            raise ModelError("exporting the torch port to ONNX needs the onnx package "
+                             "(pip install -r tests/requirements.txt)") from None
         from .module import build_module
 
         module = build_module(self.path, outputs=outputs, optimize=False).eval()
