@@ -8,7 +8,8 @@ pads, the odd pixel after), fused activations -> Relu / Clip, PAD -> Pad (or fol
 convolution's pads), MAX_POOL_2D -> MaxPool (padding never wins a max, as in TFLite), RESIZE_BILINEAR ->
 Resize linear with half_pixel / align_corners / asymmetric coordinates, DEPTH_TO_SPACE -> DepthToSpace in
 DCR order (TFLite's: channel (i * block + j) * C_out + c), LOGISTIC -> Sigmoid; for the hand graphs PRELU ->
-Relu + slope * Min(x, 0) (the same numbers; ONNX Runtime's PRelu is slow), MEAN over H, W -> ReduceMean, FULLY_CONNECTED -> Gemm, STRIDED_SLICE -> Slice
+Relu + slope * Min(x, 0) (the same numbers; ONNX Runtime's PRelu is slow), MEAN over H, W -> ReduceMean,
+FULLY_CONNECTED -> Gemm, STRIDED_SLICE -> Slice
 (the batch dimension always whole).
 Rank-4 tensors are kept NCHW (ONNX's convolution layout); they go back to TFLite's NHWC only where an op
 reads the memory order (RESHAPE, CONCATENATION of mixed tensors) and at the outputs. The batch dimension is

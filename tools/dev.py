@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -65,11 +66,15 @@ def ensure_env(name: str) -> Path:
     """Create the venv and install its pinned requirements (pip skips what is already there)."""
     env, reqs = ENVS[name]
     py = python_of(env)
+    stamp = env / ".monocap-requirements"
+    wanted = "\n".join(requirements_text(ROOT / r) for r in reqs)
+    if py.exists() and stamp.exists() and stamp.read_text() != wanted:
+        # pins changed: made again from nothing, since pip never removes a package the pins dropped
+        print(f"requirements changed: making {env.name} again", flush=True)
+        shutil.rmtree(env)
     if not py.exists():
         print(f"creating {env.name}", flush=True)
         venv.create(env, with_pip=True)
-    stamp = env / ".monocap-requirements"
-    wanted = "\n".join(requirements_text(ROOT / r) for r in reqs)
     if not stamp.exists() or stamp.read_text() != wanted:
         args = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
         for r in reqs:
