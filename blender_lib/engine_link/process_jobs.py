@@ -181,6 +181,12 @@ def start_capture(python: str, video: str, take: str, **options) -> CaptureJob:
     return CaptureJob(capture_argv(python, video, take, **options), cwd=ADDON_DIR)
 
 
+def start_lift(python: str, takes: list[str], output: str) -> CaptureJob:
+    """`python -m engine lift TAKES -o OUTPUT --progress jsonl`: the same line protocol as a capture."""
+    argv = [python, "-m", "engine", "lift", *takes, "-o", output, "--progress", "jsonl"]
+    return CaptureJob(argv, cwd=ADDON_DIR)
+
+
 def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
