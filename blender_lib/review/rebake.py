@@ -1,6 +1,7 @@
 """Bake a take lifted again onto the armature it was baked on before, leaving the user's other keys alone:
 only the take's own channels (each joint's rotation, the root's location) are rewritten, and on those only
-the take's frames; every other F-curve of the action, and keys outside the take's frames, stay as they were."""
+the take's frames; every other F-curve of the action, and keys outside the take's frames, stay as they were.
+The armature's rest pose follows the new lift's bone lengths (`armature.update_rest`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..actions import compat
 from ..actions.keyframes import read_keys, write_keys
 from ..cleanup import fcurves
 from ..cleanup.foot_lock import foot_lock
-from ..take.armature import YUP_TO_ZUP, rest_matrices
+from ..take.armature import YUP_TO_ZUP, rest_matrices, update_rest
 from ..take.bake import (bone_basis_quaternions, check_take, clean_fps, prepare_motion, scene_fps, set_scene_fps,
                          store_take_range)
 from ..take.apply import video_offset
@@ -42,6 +43,8 @@ def rebake(context: bpy.types.Context, obj: bpy.types.Object, take: dict, settin
     scene = context.scene
     if obj.mode != "OBJECT" and context.view_layer.objects.active == obj:
         bpy.ops.object.mode_set(mode="OBJECT")
+    # the bones as long as this lift measured them, or the pose would not reach the take's joints
+    update_rest(context, obj, names, np.asarray(take["parents"]), np.asarray(take["rest_offsets"]))
     if settings.fps_mode == "SCENE":
         set_scene_fps(scene, float(take["fps"]))
         motion = prepare_motion(take, None, settings.root_motion)
