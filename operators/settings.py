@@ -53,10 +53,17 @@ class MonocapSettings(bpy.types.PropertyGroup):
                                        description="First video frame (from 0)")
     video_end: bpy.props.IntProperty(name="End", min=0, default=100,
                                      description="Last video frame (included)")
-    person_auto: bpy.props.BoolProperty(name="Auto Person", default=True,
-                                        description="Follow the most prominent person in the video")
+    person_mode: bpy.props.EnumProperty(
+        name="Person",
+        items=[("AUTO", "Auto", "The most prominent person in the video"),
+               ("NUMBER", "Number", "One person, by track number (0 = the most prominent; the log lists them)"),
+               ("ALL", "Everyone", "Everyone the detector is sure of: one armature per person, Monocap_pN"),
+               ("LIST", "List", "The people numbered in the list (0,2): one armature per person")],
+        default="AUTO")
     person: bpy.props.IntProperty(name="Person", min=0, default=0,
                                   description="Track number to follow (0 = most prominent)")
+    people: bpy.props.StringProperty(name="People", default="0,1",
+                                     description="Track numbers to capture, separated by commas (0,2)")
     smoothing: bpy.props.BoolProperty(name="Smoothing", default=True,
                                       description="Zero-phase low-pass on the baked curves")
     cutoff: bpy.props.FloatProperty(name="Cutoff", default=6.0, min=0.5, max=30.0, subtype="NONE",

@@ -42,11 +42,12 @@ class MONOCAP_PT_capture(_Sidebar, bpy.types.Panel):
         sub.active = s.use_range
         sub.prop(s, "video_start")
         sub.prop(s, "video_end")
-        col = layout.column(heading="Person")
-        col.prop(s, "person_auto", text="Auto")
-        row = col.row()
-        row.active = not s.person_auto
-        row.prop(s, "person", text="Track")
+        col = layout.column()
+        col.prop(s, "person_mode")
+        if s.person_mode == "NUMBER":
+            col.prop(s, "person", text="Track")
+        elif s.person_mode == "LIST":
+            col.prop(s, "people")
         col = layout.column(heading="Options")
         col.prop(s, "smoothing")
         sub = col.column()

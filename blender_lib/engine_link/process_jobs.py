@@ -164,7 +164,7 @@ class CaptureJob(ProcessJob):
             self.state.error = "the engine finished without writing a take"
 
 
-def capture_argv(python: str, video: str, take: str, device: str = "auto", person: int | None = None,
+def capture_argv(python: str, video: str, take: str, device: str = "auto", person: int | str | None = None,
                  start: float | None = None, end: float | None = None) -> list[str]:
     """The engine command line for one capture (times in seconds, as the CLI takes them)."""
     argv = [python, "-m", "engine", "capture", video, "-o", take, "--progress", "jsonl", "--device", device]
