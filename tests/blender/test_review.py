@@ -221,5 +221,29 @@ def test_lift_again_refuses_when_nobody_is_left(review) -> None:
     assert len(bpy.data.actions) == actions and review.lifted == ""
 
 
+def test_start_review_refuses_what_is_not_one_capture(addon, clean_scene, sports2d_people, tmp_path) -> None:
+    import shutil
+
+    from monocap.engine.take import read_take, write_take
+
+    s = bpy.context.scene.monocap
+    s.video = ""
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    shutil.copy(sports2d_people[0], tmp_path / "take_p0.npz")
+    shutil.copy(sports2d_people[0], tmp_path / "again_p0.npz")
+    short = read_take(sports2d_people[1])
+    short.update(valid=short["valid"][:10], joints2d=short["joints2d"][:10])
+    write_take(tmp_path / "short_p1.npz", {k: short[k] for k in ("fps", "image_size", "joints2d", "valid",
+                                                                 "person", "people", "source_video")})
+    for names, message in ((["junk.npz"], "not a readable take"),
+                           (["take_p0.npz", "again_p0.npz"], "two of the takes are the same person"),
+                           (["take_p0.npz", "short_p1.npz"], "the takes cover different frames"),
+                           (["take_p0.npz"], "video demo.mp4 was not found beside the takes")):
+        with pytest.raises(RuntimeError, match=message) as info:
+            bpy.ops.monocap.review_start(directory=str(tmp_path), files=[{"name": n} for n in names])
+        assert len(str(info.value).strip().splitlines()) == 1
+        assert not s.review.active and len(s.review.takes) == 0 and len(bpy.data.images) == 0
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
