@@ -147,6 +147,52 @@ def test_4_pmx_import_retarget_and_vmd_export_through_file_browsers(ui, preferen
         assert np.abs(gk.position[gi] - wk.position[wi]).max() < 0.01, name  # MMD units (8 cm)
 
 
+@pytest.fixture(scope="session")
+def review_folder(ui) -> Path:
+    """Both people of the shared sports2d clip (1.5-3.0 s), captured by the command line, with the video
+    beside their takes (the chroot sees the repository, not ../shared)."""
+    import shutil
+
+    folder = ui.dir / "review"
+    folder.mkdir(exist_ok=True)
+    video = harness.ROOT.parent / "shared" / "data" / "video" / "sports2d" / "demo.mp4"
+    shutil.copy(video, folder / "demo.mp4")
+    subprocess.run([str(harness.ENGINE_PY), "-m", "engine", "capture", str(video), "-o", str(folder / "take.npz"),
+                    "--person", "all", "--start", "1.5", "--end", "3.0", "--hands", "--progress", "none"],
+                   cwd=harness.ROOT, check=True)
+    return folder
+
+
+def _colour_pixels(png: Path, view: list, rgb: tuple) -> int:
+    """Pixels of exactly one person's colour (within 6 of it: the blend of the thin lines is left out) inside
+    the Image Editor's view of a screenshot."""
+    import cv2
+
+    img = cv2.imread(str(png))[:, :, ::-1].astype(int)
+    x, y, w, h = view
+    crop = img[y:y + h, x:x + w]
+    return int(np.count_nonzero(np.abs(crop - np.array(rgb)).max(axis=2) <= 6))
+
+
+def test_7_review_draws_everyone_and_an_edit_by_click_with_undo(ui, review_folder) -> None:
+    """Start Review through the file browser: both people under review over the video; Mark Not Seen
+    (person 0) clicked in the panel removes person 0's skeleton from the picture and leaves person 1's;
+    Ctrl+Z gives the edit list and the skeleton back."""
+    r = _session(ui, "step7", "step7_review.py", extra_env={"MONOCAP_UI_REVIEW": str(review_folder)})
+    assert r["people"] == [0, 1] and r["active"] and r["image_shown"], r
+    assert r["edits_after_click"] == [["invalid", 0, 1, 0, 44]], r
+    assert r["edits_after_undo"] == [], r
+    green, magenta = (40, 220, 40), (220, 60, 220)  # person 0's and person 1's colours (engine/overlay.py)
+    counts = {name: (_colour_pixels(ui.dir / f"step7-{name}.png", r["view"], green),
+                     _colour_pixels(ui.dir / f"step7-{name}.png", r["view"], magenta))
+              for name in ("review", "edited", "undone")}
+    print(counts)
+    p0, p1 = counts["review"]
+    assert p0 > 100 and p1 > 100, counts  # both drawn
+    assert counts["edited"][0] < 0.1 * p0 and counts["edited"][1] > 0.8 * p1, counts  # only person 0 gone
+    assert counts["undone"][0] > 0.8 * p0, counts
+
+
 def test_a_chroot_that_cannot_be_built_is_an_error(tmp_path, monkeypatch) -> None:
     """No registry (a closed port here): ChrootError with debootstrap's failure, and no stamp, so the next
     run builds again; the `ui` fixture turns that error into a failed suite, never a skip."""
