@@ -38,7 +38,9 @@ class LiftSession:
         if not review.active:
             raise BadInput("no review is open: press Start Review first")
         people = session.edited(review)
-        self.skipped = sorted(n for n, t in people.items() if not np.asarray(t["valid"], bool).any())
+        # merged away, or marked not seen in every frame: their armatures are left as they were
+        self.skipped = sorted({n for n, t in people.items() if not np.asarray(t["valid"], bool).any()}
+                              | {t.person for t in review.takes if t.person not in people})
         lifted = {n: t for n, t in people.items() if n not in self.skipped}
         if not lifted:
             raise BadInput("nobody is seen in any frame after the edits: nothing to lift")
@@ -107,7 +109,7 @@ class LiftSession:
         review.lifted = str(self.folder)
         text = f"Lifted again: {', '.join(done)}"
         if self.skipped:
-            text += f"; not seen after the edits, left as they were: {', '.join(map(str, self.skipped))}"
+            text += f"; merged away or not seen after the edits, left as they were: {', '.join(map(str, self.skipped))}"
         return text
 
     def cancel(self, context: bpy.types.Context) -> None:

@@ -209,6 +209,28 @@ def test_lift_again_is_the_command_line_lift_and_keeps_other_keys(review, tmp_pa
         compat.channels(arm0).find('pose.bones["UpperArm_L"].rotation_quaternion', 1))[1])
 
 
+def test_lift_again_after_a_merge_leaves_the_merged_away_armature(review) -> None:
+    from monocap.blender_lib.actions import compat
+    from monocap.blender_lib.actions.keyframes import read_keys
+    from monocap.blender_lib.review import session
+
+    first = session.first_frame(review)
+    gone = review.takes[1].armature
+
+    def keys(obj) -> list:
+        return [read_keys(fc) for fc in compat.channels(obj)]
+
+    before, kept_before = keys(gone), keys(review.takes[0].armature)
+    assert bpy.ops.monocap.review_edit(kind="invalid", person_a=0, frame_start=first + 31,
+                                       frame_end=first + 45) == {"FINISHED"}
+    assert bpy.ops.monocap.review_edit(kind="merge", person_a=0, person_b=1, frame_start=first + 1) == {"FINISHED"}
+    assert bpy.ops.monocap.review_lift() == {"FINISHED"}
+    assert sorted(p.name for p in Path(review.lifted).glob("*.npz")) == ["take_p0.npz"]
+    after = keys(gone)
+    assert len(after) == len(before) and all(np.array_equal(a[1], b[1]) for a, b in zip(after, before))
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(keys(review.takes[0].armature), kept_before))
+
+
 def test_lift_again_refuses_when_nobody_is_left(review) -> None:
     from monocap.blender_lib.review import session
 
