@@ -148,6 +148,24 @@ class MONOCAP_OT_review_lift(bpy.types.Operator):
             self._session.cancel(context)
 
 
+class MONOCAP_OT_review_show(bpy.types.Operator):
+    """Show the review's video in every open Image Editor, following the timeline"""
+
+    bl_idname = "monocap.review_show"
+    bl_label = "Show Video Here"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene.monocap.review.active
+
+    @reports_errors
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        review = context.scene.monocap.review
+        review.image = session.show_video(context, bpy.path.abspath(review.video))
+        return {"FINISHED"}
+
+
 class MONOCAP_OT_review_stop(bpy.types.Operator):
     """Stop reviewing: the skeletons are no longer drawn (the edits are kept until the next Start Review)"""
 
@@ -167,4 +185,4 @@ class MONOCAP_OT_review_stop(bpy.types.Operator):
 
 
 CLASSES = [MONOCAP_OT_review_start, MONOCAP_OT_review_edit, MONOCAP_OT_review_undo, MONOCAP_OT_review_lift,
-           MONOCAP_OT_review_stop]
+           MONOCAP_OT_review_show, MONOCAP_OT_review_stop]

@@ -131,7 +131,9 @@ class _ReviewPanel:
             layout.label(text="Esc cancels", icon="INFO")
         else:
             row.operator("monocap.review_lift", icon="FILE_REFRESH")
-        layout.operator("monocap.review_stop", icon="PANEL_CLOSE")
+        row = layout.row(align=True)
+        row.operator("monocap.review_show", icon="IMAGE_DATA")
+        row.operator("monocap.review_stop", icon="PANEL_CLOSE")
 
 
 class MONOCAP_PT_review(_ReviewPanel, _Sidebar, bpy.types.Panel):

@@ -59,11 +59,19 @@ def _draw() -> None:
     space = context.space_data
     if review is None or not review.active or review.image is None or space.image != review.image:
         return
+    import blf
+
+    if not session.movie_in_step(space.image_user, review.image):
+        # the video would show another frame than the skeletons' (an editor opened after Start Review)
+        blf.color(0, 1.0, 0.8, 0.2, 1.0)
+        blf.size(0, 16)
+        blf.position(0, 20.0, 20.0, 0.0)
+        blf.draw(0, "Monocap: press Show Video Here (sidebar, Monocap tab) to draw the skeletons in step")
+        return
     try:
         shapes = scene_shapes(review, scene.frame_current)
     except Exception:  # a take moved or damaged: the panel says so when an edit is made; draw nothing
         return
-    import blf
     import gpu
     from gpu_extras.batch import batch_for_shader
 

@@ -126,13 +126,24 @@ def start(context: bpy.types.Context, paths: list[str], video_hint: str = "") ->
     first = int(ref.get("first_frame", 0))
     review.span_start, review.span_end = first + 1, first + len(ref["valid"])
     review.person_a, review.person_b = min(numbers), (sorted(numbers)[1] if len(numbers) > 1 else max(numbers) + 1)
-    return f"Reviewing {len(takes)} people ({', '.join(map(str, sorted(numbers)))}) over {Path(video).name}"
+    text = f"Reviewing {len(takes)} people ({', '.join(map(str, sorted(numbers)))}) over {Path(video).name}"
+    screen = context.screen
+    if screen is not None and not any(a.type == "IMAGE_EDITOR" for a in screen.areas):
+        text += ": open an Image Editor (Shift+F10) and press Show Video Here in its Monocap tab to see them"
+    return text
 
 
 def show_video(context: bpy.types.Context, video: str) -> bpy.types.Image:
     """The video as a movie image, shown in every Image Editor of the window so that scene frame f shows video
     frame f - 1 and follows the timeline."""
-    image = bpy.data.images.load(video, check_existing=True)
+    # images.load's check_existing does not find a movie loaded before: look for it by path
+    image = next((i for i in bpy.data.images if i.source == "MOVIE"
+                  and os.path.normpath(bpy.path.abspath(i.filepath)) == os.path.normpath(video)), None)
+    if image is None:
+        try:
+            image = bpy.data.images.load(video)
+        except RuntimeError:
+            raise BadInput(f"Blender cannot open the capture's video {video}") from None
     for area in context.screen.areas if context.screen else []:
         if area.type == "IMAGE_EDITOR":
             space = area.spaces.active
@@ -146,6 +157,12 @@ def set_movie_frames(user, image: bpy.types.Image) -> None:
     user.frame_start, user.frame_offset = 1, 0
     user.frame_duration = max(1, int(image.frame_duration))
     user.use_auto_refresh = True
+
+
+def movie_in_step(user, image: bpy.types.Image) -> bool:
+    """True if an Image Editor's image user shows video frame f - 1 at scene frame f (as `set_movie_frames`)."""
+    return (user.frame_start == 1 and user.frame_offset == 0 and user.use_auto_refresh
+            and user.frame_duration >= int(image.frame_duration))
 
 
 def people_at(review, scene_frame: int) -> list[tuple[int, dict, int]]:

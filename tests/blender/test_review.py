@@ -71,6 +71,12 @@ def test_review_shows_everyone_over_the_video(review, sports2d_people) -> None:
             hands = [xy for kind, colour, xy in shapes[n] if kind == "lines" and colour[3] < 1.0]
             assert len(hands) == int(take["hands_valid"][k].sum())
     assert draw.scene_shapes(review, first) == [] and draw.scene_shapes(review, first + 46) == []
+    image = review.image
+    assert bpy.ops.monocap.review_show() == {"FINISHED"} and review.image == image  # the same movie again
+    video, review.video = review.video, "/nonexistent/demo.mp4"
+    with pytest.raises(RuntimeError, match="cannot open the capture's video /nonexistent/demo.mp4"):
+        bpy.ops.monocap.review_show()
+    review.video = video
     # the drawing follows the edits: after a swap of identities, person 0's points are person 1's
     assert bpy.ops.monocap.review_edit(kind="swap_people", person_a=0, person_b=1, frame_start=first + 11)
     shapes = dict(draw.scene_shapes(review, first + 21))
