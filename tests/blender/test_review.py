@@ -215,6 +215,34 @@ def test_lift_again_is_the_command_line_lift_and_keeps_other_keys(review, tmp_pa
         compat.channels(arm0).find('pose.bones["UpperArm_L"].rotation_quaternion', 1))[1])
 
 
+def test_lift_again_bakes_as_import_take_does(review) -> None:
+    """With smoothing and foot lock on, the re-baked curves are the ones Import Take of the lifted take bakes
+    onto a new armature (the same bake, smoothing and foot lock, onto the bones moved to the new lengths)."""
+    from monocap.blender_lib.actions import compat
+    from monocap.blender_lib.actions.keyframes import read_keys
+    from monocap.blender_lib.review import session
+
+    first = session.first_frame(review)
+    s = bpy.context.scene.monocap
+    s.smoothing, s.foot_lock = True, True
+    assert bpy.ops.monocap.review_edit(kind="swap_sides", person_a=1, frame_start=first + 6,
+                                       frame_end=first + 20) == {"FINISHED"}
+    assert bpy.ops.monocap.review_lift() == {"FINISHED"}
+    rebaked = review.takes[1].armature
+    lifted = Path(review.lifted)
+    assert bpy.ops.monocap.import_take(filepath=str(lifted / "take_p1.npz")) == {"FINISHED"}
+    fresh = bpy.context.active_object
+    assert fresh != rebaked and fresh.name.startswith("Monocap_p1")
+    for bone in ("Hips", "Spine", "UpperArm_L", "LowerLeg_R", "Foot_L"):
+        a, b = (np.array(o.data.bones[bone].matrix_local) for o in (rebaked, fresh))
+        assert np.abs(a - b).max() < 1e-5, bone
+    fresh_curves = {(fc.data_path, fc.array_index): fc for fc in compat.channels(fresh)}
+    for fc in compat.channels(rebaked):
+        want = read_keys(fresh_curves[(fc.data_path, fc.array_index)])
+        got = read_keys(fc)
+        assert np.array_equal(got[0], want[0]) and np.abs(got[1] - want[1]).max() < 1e-4, fc.data_path
+
+
 def test_lift_again_after_a_merge_leaves_the_merged_away_armature(review) -> None:
     from monocap.blender_lib.actions import compat
     from monocap.blender_lib.actions.keyframes import read_keys
