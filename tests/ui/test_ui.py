@@ -177,7 +177,7 @@ def _colour_pixels(png: Path, view: list, rgb: tuple) -> int:
 def test_7_review_draws_everyone_and_an_edit_by_click_with_undo(ui, review_folder) -> None:
     """Start Review through the file browser: both people under review over the video; Mark Not Seen
     (person 0) clicked in the panel removes person 0's skeleton from the picture and leaves person 1's;
-    Ctrl+Z gives the edit list and the skeleton back."""
+    Ctrl+Z gives the edit list and the skeleton back; Lift Again clicked lifts as the command line does."""
     r = _session(ui, "step7", "step7_review.py", extra_env={"MONOCAP_UI_REVIEW": str(review_folder)})
     assert r["people"] == [0, 1] and r["active"] and r["image_shown"], r
     assert r["edits_after_click"] == [["invalid", 0, 1, 0, 44]], r
@@ -191,6 +191,20 @@ def test_7_review_draws_everyone_and_an_edit_by_click_with_undo(ui, review_folde
     assert p0 > 100 and p1 > 100, counts  # both drawn
     assert counts["edited"][0] < 0.1 * p0 and counts["edited"][1] > 0.8 * p1, counts  # only person 0 gone
     assert counts["undone"][0] > 0.8 * p0, counts
+    # Lift Again by click: both people on new armatures, the takes the command line's lift gives
+    from engine.take import read_take
+
+    assert r["new_armatures"] == ["Monocap_p0", "Monocap_p1"], r
+    assert "Info: Lifted again: Monocap_p0 made, Monocap_p1 made" in (ui.dir / "step7.log").read_text()
+    cli = ui.dir / "review-cli-lift"
+    subprocess.run([str(harness.ENGINE_PY), "-m", "engine", "lift", str(review_folder / "take_p0.npz"),
+                    str(review_folder / "take_p1.npz"), "-o", str(cli), "--progress", "none"],
+                   cwd=harness.ROOT, check=True)
+    for n in (0, 1):
+        got, want = read_take(Path(r["lifted"]) / f"take_p{n}.npz"), read_take(cli / f"take_p{n}.npz")
+        assert sorted(got) == sorted(want)
+        for k in want:
+            assert np.array_equal(np.asarray(got[k]), np.asarray(want[k])), (n, k)
 
 
 def test_a_chroot_that_cannot_be_built_is_an_error(tmp_path, monkeypatch) -> None:
