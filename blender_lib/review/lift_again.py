@@ -19,7 +19,7 @@ from ...engine.take import read_take, write_take
 from ..engine_link import engine_python
 from ..engine_link.capture_session import stage_text
 from ..engine_link.process_jobs import CaptureJob, start_lift
-from ..take.apply import SceneGuard, _apply
+from ..take.apply import SceneGuard, apply_one
 from . import session
 from .rebake import rebake
 
@@ -99,7 +99,7 @@ class LiftSession:
                     done.append(f"{obj.name} re-baked")
                     continue
                 before = set(bpy.data.objects)
-                _apply(context, take, settings, f"{take_stem(review)}_p{n}", None)
+                apply_one(context, take, settings, f"{take_stem(review)}_p{n}", None)
                 obj = next(o for o in bpy.data.objects if o not in before and o.type == "ARMATURE")
                 if item is None:  # a person the edits made (split): not among the takes read from disk
                     item = review.takes.add()

@@ -9,6 +9,7 @@ import bpy
 import numpy as np
 
 from ...engine.errors import BadInput
+from ...engine.filters import quat_continuity
 from ..actions import compat
 from ..actions.keyframes import read_keys, write_keys
 from ..cleanup import fcurves
@@ -17,7 +18,6 @@ from ..take.armature import YUP_TO_ZUP, rest_matrices, update_rest
 from ..take.bake import (bone_basis_quaternions, check_take, clean_fps, prepare_motion, scene_fps, set_scene_fps,
                          store_take_range)
 from ..take.apply import video_offset
-from ...engine.filters import quat_continuity
 
 
 def replace_span(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
