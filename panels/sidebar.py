@@ -103,19 +103,26 @@ class _ReviewPanel:
         row.prop(review, "span_start")
         row.prop(review, "span_end")
         frame = context.scene.frame_current
+        from ..blender_lib.review import session
+
+        try:
+            people = sorted(session.edited(review))
+        except Exception:  # a take moved away: the edit itself will say so
+            people = [t.person for t in review.takes]
+        # a split needs a number nobody has: Other if it is free, else the next one
+        new = review.person_b if review.person_b not in people else max(people, default=-1) + 1
         col = layout.column(align=True)
         for kind, text, icon, span in (("swap_people", f"Swap People from {frame}", "UV_SYNC_SELECT", False),
                                        ("swap_sides", "Swap Left/Right in Span", "MOD_MIRROR", True),
                                        ("invalid", "Mark Not Seen in Span", "HIDE_ON", True),
                                        ("merge", "Merge Other into Person", "AUTOMERGE_ON", False),
-                                       ("split", f"Split Person at {frame}", "MOD_EDGESPLIT", False)):
+                                       ("split", f"Split Person at {frame} into {new}", "MOD_EDGESPLIT", False)):
             op = col.operator("monocap.review_edit", text=text, icon=icon)
-            op.kind, op.person_a, op.person_b = kind, review.person_a, review.person_b
+            op.kind, op.person_a = kind, review.person_a
+            op.person_b = new if kind == "split" else review.person_b
             op.frame_start, op.frame_end = (review.span_start, review.span_end) if span else (frame, frame)
         box = layout.box()
         if len(review.edits):
-            from ..blender_lib.review import session
-
             try:
                 offset = session.scene_frame(review, 0)
             except Exception:  # a take moved away: the list still shows, in the takes' own frames

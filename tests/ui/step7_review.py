@@ -74,6 +74,7 @@ def step():
     yield 1.5
     d.screenshot("review")
     found = yield from d.scan(ev, ui)
+    d.RESULT["panel"] = sorted(found)
     button = [pos for name, pos in found.items() if "review_edit(" in name and "'invalid'" in name]
     assert len(button) == 1, f"Mark Not Seen not found once: {sorted(found)}"
     yield from ev.click(*button[0], pause=1.0)

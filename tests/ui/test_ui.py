@@ -182,6 +182,9 @@ def test_7_review_draws_everyone_and_an_edit_by_click_with_undo(ui, review_folde
     assert r["people"] == [0, 1] and r["active"] and r["image_shown"], r
     assert r["edits_after_click"] == [["invalid", 0, 1, 0, 44]], r
     assert r["edits_after_undo"] == [], r
+    # the panel's buttons carry its defaults: person 0 and 1, the whole take, a split into the free number 2
+    assert "op:monocap.review_edit(kind='split', person_a=0, person_b=2, frame_start=66, frame_end=66)" \
+        in r["panel"], r["panel"]
     green, magenta = (40, 220, 40), (220, 60, 220)  # person 0's and person 1's colours (engine/overlay.py)
     counts = {name: (_colour_pixels(ui.dir / f"step7-{name}.png", r["view"], green),
                      _colour_pixels(ui.dir / f"step7-{name}.png", r["view"], magenta))
