@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import capture, cleanup, export, mmd, settings, setup
+from . import capture, cleanup, export, mmd, review, settings, setup
 
 CLASSES: list[type] = [*settings.CLASSES, *capture.CLASSES, *setup.CLASSES, *cleanup.CLASSES, *export.CLASSES,
-                       *mmd.CLASSES]
+                       *mmd.CLASSES, *review.CLASSES]
 
 
 def register() -> None:

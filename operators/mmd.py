@@ -153,7 +153,9 @@ class MONOCAP_OT_export_vmd(bpy.types.Operator, ExportHelper):
 
 
 class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
-    """Retarget a Monocap take onto the active MMD armature (keys its bones as a VMD import would)"""
+    """Retarget a Monocap take onto the active MMD armature (keys its bones as a VMD import would). Several
+    takes (the people of one capture, TAKE_p0.npz ...) go onto as many selected MMD armatures in one step:
+    in person order onto the armatures in name order"""
 
     bl_idname = "monocap.retarget_take_mmd"
     # Short: the file browser's confirm button shows it (the longer name was cut off there); the sidebar
@@ -163,6 +165,8 @@ class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
 
     filename_ext = ".npz"
     filter_glob: bpy.props.StringProperty(default="*.npz", options={"HIDDEN"})
+    files: bpy.props.CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
+    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
     leg_mode: bpy.props.EnumProperty(
         name="Legs", default="auto",
         items=[("auto", "Auto", "Leg IK when the rig has 足ＩＫ, else rotations"),
@@ -172,24 +176,42 @@ class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
                                         default=0)
     update_scene: bpy.props.BoolProperty(**_UPDATE_SCENE)
 
+    def _pairs(self, context: bpy.types.Context) -> list[tuple[str, dict, bpy.types.Object]]:
+        """(path, take, MMD armature) for each take chosen; BadInput if they cannot be paired."""
+        from ..engine.take import read_take
+
+        paths = [str(Path(self.directory) / f.name) for f in self.files if f.name] or [self.filepath]
+        if len(paths) == 1:
+            return [(paths[0], read_take(paths[0]), _active_armature(context))]
+        takes = sorted(((int(t.get("person", i)), p, t) for i, (p, t) in
+                        enumerate((p, read_take(p)) for p in paths)), key=lambda x: x[0])
+        rigs = sorted((o for o in context.selected_objects if o.type == "ARMATURE"
+                       and not o.get("monocap_skeleton")), key=lambda o: o.name)
+        if len(rigs) != len(takes):
+            raise BadInput(f"{len(takes)} takes need as many selected MMD armatures, one per person "
+                           f"({len(rigs)} selected): import the PMX skeleton once per person and select them all")
+        return [(p, t, o) for (_, p, t), o in zip(takes, rigs)]
+
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         from ..engine.rig.retarget import retarget_to_vmd
-        from ..engine.take import read_take
 
-        obj = _active_armature(context)
-        take = read_take(self.filepath)
-        model = model_from_armature(obj)
-        motion, warnings = retarget_to_vmd(take, model, self.leg_mode)
-        if not len(motion.bone_keys):
-            raise BadInput(f"{obj.name} has none of the MMD bones the retarget keys (センター, 上半身, 腕...)")
-        with _object_mode(context):
-            action, more = apply_vmd(obj, motion, armature_scale(obj), self.frame_offset,
-                                     Path(self.filepath).stem)
-        if self.update_scene:
-            _update_scene(context, action)
-        _report_warnings(self, warnings + more)
-        self.report({"INFO"}, f"Retargeted {Path(self.filepath).name} onto {obj.name} ({action.name})")
+        made = []  # every motion made before any armature is keyed
+        for path, take, obj in self._pairs(context):
+            motion, warnings = retarget_to_vmd(take, model_from_armature(obj), self.leg_mode)
+            if not len(motion.bone_keys):
+                raise BadInput(f"{obj.name} has none of the MMD bones the retarget keys (センター, 上半身, 腕...)")
+            made.append((path, obj, motion, warnings))
+        active = context.view_layer.objects.active
+        for path, obj, motion, warnings in made:
+            context.view_layer.objects.active = obj
+            with _object_mode(context):
+                action, more = apply_vmd(obj, motion, armature_scale(obj), self.frame_offset, Path(path).stem)
+            if self.update_scene:
+                _update_scene(context, action)
+            _report_warnings(self, warnings + more)
+            self.report({"INFO"}, f"Retargeted {Path(path).name} onto {obj.name} ({action.name})")
+        context.view_layer.objects.active = active
         return {"FINISHED"}
 
 

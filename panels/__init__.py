@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..blender_lib.review import draw
 from . import menus, sidebar
 
 CLASSES: list[type] = list(sidebar.CLASSES)
@@ -44,9 +45,11 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     menus.register()
+    draw.register()
 
 
 def unregister() -> None:
+    draw.unregister()
     menus.unregister()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

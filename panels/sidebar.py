@@ -42,11 +42,12 @@ class MONOCAP_PT_capture(_Sidebar, bpy.types.Panel):
         sub.active = s.use_range
         sub.prop(s, "video_start")
         sub.prop(s, "video_end")
-        col = layout.column(heading="Person")
-        col.prop(s, "person_auto", text="Auto")
-        row = col.row()
-        row.active = not s.person_auto
-        row.prop(s, "person", text="Track")
+        col = layout.column()
+        col.prop(s, "person_mode")
+        if s.person_mode == "NUMBER":
+            col.prop(s, "person", text="Track")
+        elif s.person_mode == "LIST":
+            col.prop(s, "people")
         col = layout.column(heading="Options")
         col.prop(s, "smoothing")
         sub = col.column()
@@ -78,6 +79,82 @@ class MONOCAP_PT_mmd(_Sidebar, bpy.types.Panel):
         row = col.row(align=True)
         row.operator("monocap.import_vmd", text="Import VMD", icon="IMPORT")
         row.operator("monocap.export_vmd", text="Export VMD", icon="EXPORT")
+
+
+class _ReviewPanel:
+    """Review mode: the takes under review, the next edit's people and span, the edits made, Lift Again."""
+
+    bl_label = "Review 2D"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        review = context.scene.monocap.review
+        layout = self.layout
+        if not review.active:
+            layout.operator("monocap.review_start", icon="SEQUENCE")
+            layout.label(text="Choose the takes of a capture", icon="INFO")
+            return
+        people = ", ".join(str(t.person) for t in review.takes)
+        layout.label(text=f"People {people} over {bpy.path.basename(review.video)}", icon="SEQUENCE")
+        col = layout.column(align=True)
+        row = col.row(align=True)
+        row.prop(review, "person_a")
+        row.prop(review, "person_b")
+        row = col.row(align=True)
+        row.prop(review, "span_start")
+        row.prop(review, "span_end")
+        frame = context.scene.frame_current
+        from ..blender_lib.review import session
+
+        try:
+            people = sorted(session.edited(review))
+        except Exception:  # a take moved away: the edit itself will say so
+            people = [t.person for t in review.takes]
+        # a split needs a number nobody has: Other if it is free, else the next one
+        new = review.person_b if review.person_b not in people else max(people, default=-1) + 1
+        col = layout.column(align=True)
+        for kind, text, icon, span in (("swap_people", f"Swap People from {frame}", "UV_SYNC_SELECT", False),
+                                       ("swap_sides", "Swap Left/Right in Span", "MOD_MIRROR", True),
+                                       ("invalid", "Mark Not Seen in Span", "HIDE_ON", True),
+                                       ("merge", "Merge Other into Person", "AUTOMERGE_ON", False),
+                                       ("split", f"Split Person at {frame} into {new}", "MOD_EDGESPLIT", False)):
+            op = col.operator("monocap.review_edit", text=text, icon=icon)
+            op.kind, op.person_a = kind, review.person_a
+            op.person_b = new if kind == "split" else review.person_b
+            op.frame_start, op.frame_end = (review.span_start, review.span_end) if span else (frame, frame)
+        box = layout.box()
+        if len(review.edits):
+            try:
+                offset = session.scene_frame(review, 0)
+            except Exception:  # a take moved away: the list still shows, in the takes' own frames
+                offset = 0
+            for i, edit in enumerate(session.edits(review)):
+                box.label(text=f"{i + 1}. {edit.describe(offset)}")
+        else:
+            box.label(text="No edits yet")
+        row = layout.row(align=True)
+        row.operator("monocap.review_undo", icon="LOOP_BACK")
+        if review.running:
+            _progress(layout, review.progress, review.status or "Lifting")
+            layout.label(text="Esc cancels", icon="INFO")
+        else:
+            row.operator("monocap.review_lift", icon="FILE_REFRESH")
+        row = layout.row(align=True)
+        row.operator("monocap.review_show", icon="IMAGE_DATA")
+        row.operator("monocap.review_stop", icon="PANEL_CLOSE")
+
+
+class MONOCAP_PT_review(_ReviewPanel, _Sidebar, bpy.types.Panel):
+    bl_idname = "MONOCAP_PT_review"
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 (Blender reads a set)
+
+
+class MONOCAP_PT_review_image(_ReviewPanel, bpy.types.Panel):
+    """The same panel beside the video, in the Image Editor's sidebar."""
+
+    bl_idname = "MONOCAP_PT_review_image"
+    bl_space_type = "IMAGE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "Monocap"
 
 
 class MONOCAP_PT_export(_Sidebar, bpy.types.Panel):
@@ -112,4 +189,5 @@ class MONOCAP_PT_graph_cleanup(bpy.types.Panel):
         self.layout.label(text="Settings: F9 after a click", icon="INFO")
 
 
-CLASSES = [MONOCAP_PT_capture, MONOCAP_PT_mmd, MONOCAP_PT_export, MONOCAP_PT_graph_cleanup]
+CLASSES = [MONOCAP_PT_capture, MONOCAP_PT_mmd, MONOCAP_PT_review, MONOCAP_PT_export, MONOCAP_PT_graph_cleanup,
+           MONOCAP_PT_review_image]

@@ -14,7 +14,7 @@ import bpy
 
 from ...engine.errors import BadInput, MonocapError
 from ...engine.take import read_take
-from ..take.apply import apply_take, take_name, target_armature
+from ..take.apply import apply_takes, take_name, target_armature
 from . import engine_python
 from .process_jobs import CaptureJob, start_capture
 
@@ -39,8 +39,9 @@ def check_inputs(context: bpy.types.Context) -> tuple[str, dict]:
     target_armature(context, s.target)
     python = engine_python.engine_python(context)
     prefs = engine_python.preferences(context)
-    options: dict = {"device": prefs.device if prefs else "auto",
-                     "person": None if s.person_auto else s.person}
+    options: dict = {"device": prefs.device if prefs else "auto", "person": person_option(s)}
+    if options["person"] is not None and not options["person"].isdigit() and s.target != "NEW":
+        raise BadInput("Several people go onto new armatures, one per person: set Target to 'New Armature'")
     if s.use_range:
         try:
             count, fps = probe_video(video)
@@ -58,6 +59,23 @@ def check_inputs(context: bpy.types.Context) -> tuple[str, dict]:
         options["end"] = (s.video_end + 1) / fps
     engine_python.check_engine(python)
     return python, options
+
+
+def person_option(s) -> str | None:
+    """The engine's `--person` from the sidebar: None (auto), "N", "all" or "N,M" (BadInput for a bad list)."""
+    if s.person_mode == "NUMBER":
+        return str(s.person)
+    if s.person_mode == "ALL":
+        return "all"
+    if s.person_mode == "LIST":
+        parts = [p.strip() for p in s.people.split(",") if p.strip()]
+        if not parts or not all(p.isdigit() for p in parts):
+            raise BadInput(f"People {s.people!r} is not a list of track numbers such as 0,2")
+        numbers = [int(p) for p in parts]
+        if len(set(numbers)) != len(numbers):
+            raise BadInput(f"People {s.people!r} names a person twice")
+        return ",".join(map(str, numbers))
+    return None
 
 
 # The engine's stage names as the panel and the status bar show them ("landmarks 13/100" meant nothing to a
@@ -88,8 +106,10 @@ class CaptureSession:
         python, options = check_inputs(context)
         s = context.scene.monocap
         self.tmpdir = tempfile.mkdtemp(prefix="monocap-")
-        take = os.path.join(self.tmpdir, f"{Path(s.video).stem}.npz")
-        self.job: CaptureJob = start_capture(python, bpy.path.abspath(s.video), take, **options)
+        self.take = os.path.join(self.tmpdir, f"{Path(s.video).stem}.npz")
+        # several people: the engine writes STEM_pN.npz beside the take, one per person
+        self.several = options["person"] is not None and not options["person"].isdigit()
+        self.job: CaptureJob = start_capture(python, bpy.path.abspath(s.video), self.take, **options)
         s.running, s.progress, s.status = True, 0.0, "Starting the engine"
 
     def tick(self, context: bpy.types.Context) -> bool:
@@ -114,16 +134,25 @@ class CaptureSession:
             if st.error:
                 return "ERROR", f"Capture failed: {st.error}"
             # The take is the user's result: keep it in the extension's folder (Blender's session temporary
-            # folder, used before, goes when Blender quits, and Retarget or Import Take need it later).
-            keep = engine_python.user_dir() / "takes" / f"{Path(st.result).stem}-{time.strftime('%Y%m%d-%H%M%S')}.npz"
+            # folder, used before, goes when Blender quits, and Retarget or Import Take need it later). The
+            # takes of several people (STEM_pN.npz beside the first) go into a folder of their own.
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            stem = Path(self.take).stem
+            results = sorted(Path(self.tmpdir).glob(f"{stem}_p*.npz")) if self.several else [Path(st.result)]
+            base = engine_python.user_dir() / "takes"
+            keep = [base / f"{stem}-{stamp}" / r.name for r in results] if self.several else \
+                [base / f"{stem}-{stamp}.npz"]
             try:
-                keep.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(st.result, keep)
+                for source, target in zip(results, keep):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, target)
             except OSError as exc:  # a full or read-only temporary folder: say so in one line, bake nothing
-                return "ERROR", f"Capture finished but its take could not be kept at {keep}: {exc.strerror or exc}"
-            s.last_take = str(keep)
+                return "ERROR", f"Capture finished but its take could not be kept at {keep[0]}: {exc.strerror or exc}"
+            s.last_take = str(keep[0])
             try:
-                return "INFO", apply_take(context, read_take(keep), s, take_name(s.video))
+                takes = [(read_take(k), take_name(s.video) + (k.stem[len(stem):] if self.several else ""))
+                         for k in keep]
+                return "INFO", apply_takes(context, takes, s)
             except MonocapError as exc:
                 return "ERROR", str(exc)
         finally:

@@ -164,7 +164,7 @@ class CaptureJob(ProcessJob):
             self.state.error = "the engine finished without writing a take"
 
 
-def capture_argv(python: str, video: str, take: str, device: str = "auto", person: int | None = None,
+def capture_argv(python: str, video: str, take: str, device: str = "auto", person: int | str | None = None,
                  start: float | None = None, end: float | None = None) -> list[str]:
     """The engine command line for one capture (times in seconds, as the CLI takes them)."""
     argv = [python, "-m", "engine", "capture", video, "-o", take, "--progress", "jsonl", "--device", device]
@@ -179,6 +179,12 @@ def capture_argv(python: str, video: str, take: str, device: str = "auto", perso
 
 def start_capture(python: str, video: str, take: str, **options) -> CaptureJob:
     return CaptureJob(capture_argv(python, video, take, **options), cwd=ADDON_DIR)
+
+
+def start_lift(python: str, takes: list[str], output: str) -> CaptureJob:
+    """`python -m engine lift TAKES -o OUTPUT --progress jsonl`: the same line protocol as a capture."""
+    argv = [python, "-m", "engine", "lift", *takes, "-o", output, "--progress", "jsonl"]
+    return CaptureJob(argv, cwd=ADDON_DIR)
 
 
 def venv_python(venv: Path) -> Path:

@@ -48,7 +48,7 @@ def apply_takes(context: bpy.types.Context, takes: list[tuple[dict, str]], setti
         raise BadInput("several takes go onto new armatures, one per person: choose 'New Monocap armature'")
     target = target_armature(context, settings.target)
     with SceneGuard(context, target):
-        return "; ".join(_apply(context, take, settings, name, target) for take, name in takes)
+        return "; ".join(apply_one(context, take, settings, name, target) for take, name in takes)
 
 
 def armature_name(take: dict) -> str:
@@ -58,8 +58,10 @@ def armature_name(take: dict) -> str:
     return "Monocap"
 
 
-def _apply(context: bpy.types.Context, take: dict, settings, name: str,
-           target: bpy.types.Object | None) -> str:
+def apply_one(context: bpy.types.Context, take: dict, settings, name: str,
+              target: bpy.types.Object | None) -> str:
+    """Bake one checked take onto `target`, or onto a new armature when it is None; smoothing and foot lock
+    per `settings`. No SceneGuard here: the caller holds one. Returns the summary line."""
     fps_mode = settings.fps_mode
     # Frame 1 shows video frame 0, as a movie clip placed at the scene's default start does.
     frame_start = 1 + video_offset(context, take, fps_mode)

@@ -137,3 +137,37 @@ def rest_matrices(obj: bpy.types.Object, names: list[str]) -> tuple[np.ndarray, 
         rots[i] = m[:3, :3]
         heads[i] = m[:3, 3]
     return rots, heads
+
+
+def update_rest(context: bpy.types.Context, obj: bpy.types.Object, joint_names: list[str], parents: np.ndarray,
+                rest_offsets_yup: np.ndarray, tolerance: float = 1e-5) -> bool:
+    """Move the bones of a Monocap armature (`build_armature`) to the rest pose of new rest offsets (a take
+    lifted again measures the bones anew); nothing is done if they already match. True if the rest changed.
+    The active object, the selection and the object's mode are given back."""
+    heads, tails, _ = bone_layout(joint_names, parents, rest_offsets_yup)
+    now = np.array([np.array(obj.data.bones[n].head_local) for n in joint_names])
+    if np.abs(now - heads).max() <= tolerance:
+        return False
+    view_layer = context.view_layer
+    active, selected, mode = view_layer.objects.active, list(context.selected_objects), obj.mode
+    if active is not None and active.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        for j, name in enumerate(joint_names):
+            eb = obj.data.edit_bones[name]
+            eb.use_connect = False  # a connected head would be pulled to the parent's old tail
+            eb.head, eb.tail = Vector(heads[j]), Vector(tails[j])
+            eb.align_roll(_roll_reference(tails[j] - heads[j]))
+        for j, par in enumerate(parents):
+            if par >= 0:
+                obj.data.edit_bones[joint_names[j]].use_connect = bool(np.linalg.norm(tails[par] - heads[j]) < 1e-6)
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+    for other in context.selected_objects:
+        other.select_set(other in selected)
+    view_layer.objects.active = active
+    if active is not None and active.mode != mode and active == obj:
+        bpy.ops.object.mode_set(mode=mode)
+    return True

@@ -70,6 +70,7 @@ def capture_settings(addon: ModuleType, clean_scene: None) -> Iterator:
     s = bpy.context.scene.monocap
     s.video, s.use_range, s.video_start, s.video_end = str(VIDEO), True, 0, 11
     s.target, s.fps_mode, s.smoothing, s.foot_lock, s.root_motion = "NEW", "SCENE", True, True, True
+    s.person_mode = "AUTO"
     s.last_take = ""  # a test that captures sees its own take, not an earlier test's
     yield s
     prefs.engine_python = ""

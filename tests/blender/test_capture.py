@@ -86,6 +86,44 @@ def test_engine_error_message_reaches_the_user(settings, tmp_path) -> None:
     assert _scene_state() == before
 
 
+def test_capture_everyone_from_the_sidebar(settings) -> None:
+    """Person 'Everyone' on the two-person clip: one armature per person, Monocap_p0 and _p1, each baked from
+    its own take (kept in a folder of the capture's takes); a list naming a person who is not there is the
+    engine's one line, and a list that is no list is refused before the engine starts."""
+    from monocap.blender_lib.take.armature import to_zup
+    from monocap.engine.take import read_take
+
+    settings.video = str(ROOT.parent / "shared" / "data" / "video" / "sports2d" / "demo.mp4")
+    settings.video_start, settings.video_end = 45, 74  # 1 s where both are seen
+    settings.smoothing, settings.foot_lock, settings.person_mode = False, False, "ALL"
+    assert bpy.ops.monocap.capture() == {"FINISHED"}
+    kept = Path(settings.last_take)
+    assert sorted(p.name for p in kept.parent.glob("*.npz")) == ["demo_p0.npz", "demo_p1.npz"]
+    scene = bpy.context.scene
+    for n in (0, 1):
+        take = read_take(kept.parent / f"demo_p{n}.npz")
+        assert take["people"].tolist() == [0, 1] and int(take["person"]) == n
+        obj = bpy.data.objects[f"Monocap_p{n}"]
+        scene.frame_set(46 + 12)  # video frame 57: take frame 12
+        head = np.array(obj.matrix_world @ obj.pose.bones["Head"].head)
+        want = to_zup(take["joints3d"][12, list(take["joint_names"]).index("Head")])
+        assert np.abs(head - want).max() < 2e-3
+    before = _scene_state()
+    settings.person_mode, settings.people = "LIST", "0,5"
+    with pytest.raises(RuntimeError, match="Capture failed: .*5") as info:
+        bpy.ops.monocap.capture()
+    assert "\n" not in str(info.value).strip() and _scene_state() == before
+    settings.people = "0,x"
+    with pytest.raises(RuntimeError, match="not a list of track numbers"):
+        bpy.ops.monocap.capture()
+    settings.people, settings.target = "0,1", "SELECTED"
+    bpy.context.view_layer.objects.active = bpy.data.objects["Monocap_p0"]
+    with pytest.raises(RuntimeError, match="one per person"):
+        bpy.ops.monocap.capture()
+    assert _scene_state() == before
+    settings.person_mode, settings.people = "AUTO", "0,1"
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"video": "/nonexistent/clip.mp4"}, "Video not found"),
     ({"video": ""}, "Choose a video file"),

@@ -351,3 +351,46 @@ def test_export_vmd_of_every_selected_armature(clean_scene, mmd_ops, tmp_path):
         assert np.array_equal(both.bone_keys.frame, alone.bone_keys.frame)
     frames = [int(read_vmd(tmp_path / f"dance_{o.name}.vmd").bone_keys.frame.min()) for o in rigs]
     assert frames[1] == frames[0] + 1  # each armature's own motion
+
+
+def test_retarget_the_people_of_one_capture_in_one_step(clean_scene, mmd_ops, tmp_path):
+    """Two takes of one capture onto two selected MMD rigs in one step: person order onto name order, each the
+    same motion as retargeted alone; a count that does not match is one line and keys nothing."""
+    from engine.formats.vmd import read_vmd as read
+
+    walk = mocap_take("dataset-1_walk_normal_001.bvh", frames=20)
+    other = mocap_take("dataset-1_walk_normal_001.bvh", frames=40)
+    other = {k: (v[20:] if isinstance(v, np.ndarray) and v.ndim and len(v) == 40 else v) for k, v in other.items()}
+    for n, take in ((0, walk), (1, other)):
+        write_take(tmp_path / f"take_p{n}.npz", {**take, "person": np.int32(n), "people": np.array([0, 1], np.int32)})
+    rigs = []
+    for name in ("Gene_b", "Gene_a"):  # made in the other order: pairing is by name, not by creation
+        obj = _import_gene()
+        obj.name = name
+        rigs.append(obj)
+    rigs.sort(key=lambda o: o.name)
+    for obj in rigs:
+        obj.select_set(True)
+    files = [{"name": "take_p1.npz"}, {"name": "take_p0.npz"}]
+    n_actions = len(bpy.data.actions)
+    rigs[1].select_set(False)
+    with pytest.raises(RuntimeError, match="2 takes need as many selected MMD armatures") as info:
+        bpy.ops.monocap.retarget_take_mmd(directory=str(tmp_path), files=files)
+    assert "\n" not in str(info.value).strip() and len(bpy.data.actions) == n_actions
+    rigs[1].select_set(True)
+    assert bpy.ops.monocap.retarget_take_mmd(directory=str(tmp_path), files=files) == {"FINISHED"}
+    assert [o.animation_data.action.name.split(".")[0] for o in rigs] == ["take_p0", "take_p1"]
+    for obj in rigs:  # each the motion a retarget of its take alone gives
+        bpy.context.view_layer.objects.active = obj
+        assert bpy.ops.monocap.export_vmd(filepath=str(tmp_path / f"both_{obj.name}.vmd")) == {"FINISHED"}
+    for obj, n in zip(rigs, (0, 1)):
+        for o in rigs:
+            o.select_set(o is obj)
+        bpy.context.view_layer.objects.active = obj
+        assert bpy.ops.monocap.retarget_take_mmd(filepath=str(tmp_path / f"take_p{n}.npz")) == {"FINISHED"}
+        assert bpy.ops.monocap.export_vmd(filepath=str(tmp_path / f"alone_{obj.name}.vmd")) == {"FINISHED"}
+        both, alone = (read(tmp_path / f"{s}_{obj.name}.vmd").bone_keys for s in ("both", "alone"))
+        assert len(both) == len(alone) > 0 and np.array_equal(both.frame, alone.frame)
+        assert np.array_equal(both.rotation, alone.rotation) and np.array_equal(both.position, alone.position)
+    assert not np.array_equal(read(tmp_path / "both_Gene_a.vmd").bone_keys.rotation,
+                              read(tmp_path / "both_Gene_b.vmd").bone_keys.rotation)

@@ -91,7 +91,7 @@ def wait_until(cond, timeout: float, what: str, poll: float = 0.1):
 # --- drawing ------------------------------------------------------------------------------------------
 
 _draws: dict[tuple[str, str], int] = {}
-_SPACES = {"VIEW_3D": "SpaceView3D", "GRAPH_EDITOR": "SpaceGraphEditor"}
+_SPACES = {"VIEW_3D": "SpaceView3D", "GRAPH_EDITOR": "SpaceGraphEditor", "IMAGE_EDITOR": "SpaceImageEditor"}
 
 
 def _count(key: tuple[str, str]) -> None:

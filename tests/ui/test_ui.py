@@ -147,6 +147,69 @@ def test_4_pmx_import_retarget_and_vmd_export_through_file_browsers(ui, preferen
         assert np.abs(gk.position[gi] - wk.position[wi]).max() < 0.01, name  # MMD units (8 cm)
 
 
+@pytest.fixture(scope="session")
+def review_folder(ui) -> Path:
+    """Both people of the shared sports2d clip (1.5-3.0 s), captured by the command line, with the video
+    beside their takes (the chroot sees the repository, not ../shared)."""
+    import shutil
+
+    folder = ui.dir / "review"
+    folder.mkdir(exist_ok=True)
+    video = harness.ROOT.parent / "shared" / "data" / "video" / "sports2d" / "demo.mp4"
+    shutil.copy(video, folder / "demo.mp4")
+    subprocess.run([str(harness.ENGINE_PY), "-m", "engine", "capture", str(video), "-o", str(folder / "take.npz"),
+                    "--person", "all", "--start", "1.5", "--end", "3.0", "--hands", "--progress", "none"],
+                   cwd=harness.ROOT, check=True)
+    return folder
+
+
+def _colour_pixels(png: Path, view: list, rgb: tuple) -> int:
+    """Pixels of exactly one person's colour (within 6 of it: the blend of the thin lines is left out) inside
+    the Image Editor's view of a screenshot."""
+    import cv2
+
+    img = cv2.imread(str(png))[:, :, ::-1].astype(int)
+    x, y, w, h = view
+    crop = img[y:y + h, x:x + w]
+    return int(np.count_nonzero(np.abs(crop - np.array(rgb)).max(axis=2) <= 6))
+
+
+def test_7_review_draws_everyone_and_an_edit_by_click_with_undo(ui, review_folder) -> None:
+    """Start Review through the file browser: both people under review over the video; Mark Not Seen
+    (person 0) clicked in the panel removes person 0's skeleton from the picture and leaves person 1's;
+    Ctrl+Z gives the edit list and the skeleton back; Lift Again clicked lifts as the command line does."""
+    r = _session(ui, "step7", "step7_review.py", extra_env={"MONOCAP_UI_REVIEW": str(review_folder)})
+    assert r["people"] == [0, 1] and r["active"] and r["image_shown"], r
+    assert r["edits_after_click"] == [["invalid", 0, 1, 0, 44]], r
+    assert r["edits_after_undo"] == [], r
+    # the panel's buttons carry its defaults: person 0 and 1, the whole take, a split into the free number 2
+    assert "op:monocap.review_edit(kind='split', person_a=0, person_b=2, frame_start=66, frame_end=66)" \
+        in r["panel"], r["panel"]
+    green, magenta = (40, 220, 40), (220, 60, 220)  # person 0's and person 1's colours (engine/overlay.py)
+    counts = {name: (_colour_pixels(ui.dir / f"step7-{name}.png", r["view"], green),
+                     _colour_pixels(ui.dir / f"step7-{name}.png", r["view"], magenta))
+              for name in ("review", "edited", "undone")}
+    print(counts)
+    p0, p1 = counts["review"]
+    assert p0 > 100 and p1 > 100, counts  # both drawn
+    assert counts["edited"][0] < 0.1 * p0 and counts["edited"][1] > 0.8 * p1, counts  # only person 0 gone
+    assert counts["undone"][0] > 0.8 * p0, counts
+    # Lift Again by click: both people on new armatures, the takes the command line's lift gives
+    from engine.take import read_take
+
+    assert r["new_armatures"] == ["Monocap_p0", "Monocap_p1"], r
+    assert "Info: Lifted again: Monocap_p0 made, Monocap_p1 made" in (ui.dir / "step7.log").read_text()
+    cli = ui.dir / "review-cli-lift"
+    subprocess.run([str(harness.ENGINE_PY), "-m", "engine", "lift", str(review_folder / "take_p0.npz"),
+                    str(review_folder / "take_p1.npz"), "-o", str(cli), "--progress", "none"],
+                   cwd=harness.ROOT, check=True)
+    for n in (0, 1):
+        got, want = read_take(Path(r["lifted"]) / f"take_p{n}.npz"), read_take(cli / f"take_p{n}.npz")
+        assert sorted(got) == sorted(want)
+        for k in want:
+            assert np.array_equal(np.asarray(got[k]), np.asarray(want[k])), (n, k)
+
+
 def test_a_chroot_that_cannot_be_built_is_an_error(tmp_path, monkeypatch) -> None:
     """No registry (a closed port here): ChrootError with debootstrap's failure, and no stamp, so the next
     run builds again; the `ui` fixture turns that error into a failed suite, never a skip."""
