@@ -18,7 +18,7 @@ from ..blender_lib.mmd.vmd_action import apply_vmd, armature_to_vmd
 from ..engine.errors import BadInput
 from ..engine.formats.pmx import read_pmx
 from ..engine.formats.vmd import read_vmd, write_vmd
-from .common import reports_errors
+from .common import TakeFiles, reports_errors
 
 
 def _active_armature(context: bpy.types.Context) -> bpy.types.Object:
@@ -152,7 +152,7 @@ class MONOCAP_OT_export_vmd(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
-class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
+class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, TakeFiles):
     """Retarget a Monocap take onto the active MMD armature (keys its bones as a VMD import would). Several
     takes (the people of one capture, TAKE_p0.npz ...) go onto as many selected MMD armatures in one step:
     in person order onto the armatures in name order"""
@@ -163,10 +163,6 @@ class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
     bl_label = "Retarget to MMD"
     bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
 
-    filename_ext = ".npz"
-    filter_glob: bpy.props.StringProperty(default="*.npz", options={"HIDDEN"})
-    files: bpy.props.CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
-    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
     leg_mode: bpy.props.EnumProperty(
         name="Legs", default="auto",
         items=[("auto", "Auto", "Leg IK when the rig has 足ＩＫ, else rotations"),
@@ -180,7 +176,7 @@ class MONOCAP_OT_retarget_take_mmd(bpy.types.Operator, ImportHelper):
         """(path, take, MMD armature) for each take chosen; BadInput if they cannot be paired."""
         from ..engine.take import read_take
 
-        paths = [str(Path(self.directory) / f.name) for f in self.files if f.name] or [self.filepath]
+        paths = self.take_paths()
         if len(paths) == 1:
             return [(paths[0], read_take(paths[0]), _active_armature(context))]
         takes = sorted(((int(t.get("person", i)), p, t) for i, (p, t) in

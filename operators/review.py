@@ -3,19 +3,23 @@ split), undo, Lift Again (modal: the engine runs, Esc cancels), stop."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import bpy
-from bpy_extras.io_utils import ImportHelper
 
 from ..blender_lib.review import session
 from ..blender_lib.review.lift_again import LiftSession
 from ..engine.edits2d import Edit
 from ..engine.errors import BadInput
-from .common import reports_errors
+from .common import EngineJobModal, TakeFiles, reports_errors
 
 
-class MONOCAP_OT_review_start(bpy.types.Operator, ImportHelper):
+def _redraw(context: bpy.types.Context) -> None:
+    """Every area of the screen draws again (the skeletons follow the edit list)."""
+    for area in context.screen.areas if context.screen else []:
+        area.tag_redraw()
+
+
+class MONOCAP_OT_review_start(bpy.types.Operator, TakeFiles):
     """Review the 2D of a capture: choose its takes (TAKE_p0.npz, TAKE_p1.npz ...); the video is shown in the
     Image Editor with every person's skeleton and number over it, following the timeline"""
 
@@ -23,14 +27,9 @@ class MONOCAP_OT_review_start(bpy.types.Operator, ImportHelper):
     bl_label = "Start Review"
     bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
 
-    filename_ext = ".npz"
-    filter_glob: bpy.props.StringProperty(default="*.npz", options={"HIDDEN"})
-    files: bpy.props.CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
-    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
-
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        paths = [str(Path(self.directory) / f.name) for f in self.files if f.name] or [self.filepath]
+        paths = self.take_paths()
         self.report({"INFO"}, session.start(context, paths, context.scene.monocap.video))
         return {"FINISHED"}
 
@@ -65,8 +64,7 @@ class MONOCAP_OT_review_edit(bpy.types.Operator):
         edit = Edit(self.kind, self.person_a, self.person_b, session.take_frame(review, self.frame_start),
                     session.take_frame(review, self.frame_end))
         session.add_edit(review, edit)
-        for area in context.screen.areas if context.screen else []:
-            area.tag_redraw()
+        _redraw(context)
         self.report({"INFO"}, f"Edit {len(review.edits)}: {edit.describe(session.scene_frame(review, 0))}")
         return {"FINISHED"}
 
@@ -87,13 +85,12 @@ class MONOCAP_OT_review_undo(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         review = context.scene.monocap.review
         edit = session.undo_last(review)
-        for area in context.screen.areas if context.screen else []:
-            area.tag_redraw()
+        _redraw(context)
         self.report({"INFO"}, f"Undone: {edit.describe(session.scene_frame(review, 0))}")
         return {"FINISHED"}
 
 
-class MONOCAP_OT_review_lift(bpy.types.Operator):
+class MONOCAP_OT_review_lift(bpy.types.Operator, EngineJobModal):
     """Lift the edited 2D to 3D again in the engine and re-bake everyone's armature (only the take's own
     channels are rewritten; Esc cancels)"""
 
@@ -101,51 +98,13 @@ class MONOCAP_OT_review_lift(bpy.types.Operator):
     bl_label = "Lift Again"
     bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
 
-    _session: LiftSession | None = None
-    _timer = None
+    session_class = LiftSession
+    what = "Lift Again"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         review = context.scene.monocap.review
         return review.active and not review.running
-
-    def _end(self, context: bpy.types.Context) -> set[str]:
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
-        level, message = self._session.finish(context)
-        self.report({level}, message)
-        return {"FINISHED"} if level == "INFO" else {"CANCELLED"}
-
-    @reports_errors
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        """Blocking run (scripts, tests, background mode)."""
-        self._session = LiftSession(context)
-        self._session.wait()
-        return self._end(context)
-
-    @reports_errors
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        self._session = LiftSession(context)
-        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
-        context.window_manager.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if event.type == "ESC":
-            self.cancel(context)
-            self.report({"WARNING"}, "Lift Again cancelled")
-            return {"CANCELLED"}
-        if event.type == "TIMER" and self._session.tick(context):
-            return self._end(context)
-        return {"PASS_THROUGH"}
-
-    def cancel(self, context: bpy.types.Context) -> None:
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
-        if self._session is not None:
-            self._session.cancel(context)
 
 
 class MONOCAP_OT_review_show(bpy.types.Operator):
@@ -179,8 +138,7 @@ class MONOCAP_OT_review_stop(bpy.types.Operator):
         if review.running:
             raise BadInput("Lift Again is running: wait for it or press Esc")
         review.active = False
-        for area in context.screen.areas if context.screen else []:
-            area.tag_redraw()
+        _redraw(context)
         return {"FINISHED"}
 
 

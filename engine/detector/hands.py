@@ -61,7 +61,8 @@ PALM_ROI_SCALE = 2.6
 PALM_ROI_SHIFT = 0.5
 # After the palm detector found nothing for a hand, frames before it looks again: a hand back in view is
 # then found at most this many frames late, and a hand out of view costs a palm search every few frames
-# instead of every frame (cam01: palm searches 86 -> 27 a hundred frames, hands found 0.60/0.71 -> ...).
+# instead of every frame (cam01: palm searches 86 -> 27 a hundred frames, hands found 0.60/0.71 -> 0.59/0.72
+# with step 4a).
 PALM_EVERY = 4
 # The points whose box gives a tracked hand's ROI (MediaPipe's hand_landmark_landmarks_to_roi): the wrist, the
 # thumb's base and the first two joints of each finger.
