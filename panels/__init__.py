@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bpy
 
-from ..blender_lib.review import draw
 from . import menus, sidebar
 
 CLASSES: list[type] = list(sidebar.CLASSES)
@@ -42,6 +41,10 @@ def draw_preferences(prefs: bpy.types.AddonPreferences, context: bpy.types.Conte
 
 
 def register() -> None:
+    # imported here: the review's drawing needs numpy, and this package must import without it (the add-on
+    # then shows panels/missing_numpy's message)
+    from ..blender_lib.review import draw
+
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     menus.register()
@@ -49,6 +52,8 @@ def register() -> None:
 
 
 def unregister() -> None:
+    from ..blender_lib.review import draw
+
     draw.unregister()
     menus.unregister()
     for cls in reversed(CLASSES):
