@@ -52,10 +52,15 @@ class LiftSession:
         for n, take in sorted(lifted.items()):
             paths.append(str(Path(self.tmpdir) / f"{stem}_p{n}.npz"))
             write_take(paths[-1], take)
-        # kept beside the captures' takes: the baked motion's source, and Import Take can load it again
-        self.folder = engine_python.user_dir() / "takes" / f"{stem}-review-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        output = str(self.folder / Path(paths[0]).name) if len(paths) == 1 else str(self.folder)
+        # kept beside the captures' takes: the baked motion's source, and Import Take can load it again. A
+        # folder of its own each time (two runs in one second shared one, and the second baked the first's
+        # takes of people merged away since)
+        takes_dir = engine_python.user_dir() / "takes"
+        takes_dir.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{stem}-review-{time.strftime('%Y%m%d-%H%M%S')}-",
+                                            dir=takes_dir))
+        self.outputs = [self.folder / Path(p).name for p in paths]  # what the engine writes, nothing else
+        output = str(self.outputs[0]) if len(paths) == 1 else str(self.folder)
         self.job: CaptureJob = start_lift(python, paths, output)
         review.running, review.progress, review.status = True, 0.0, "Starting the engine"
 
@@ -86,7 +91,7 @@ class LiftSession:
             self.close(context)
 
     def _bake(self, context: bpy.types.Context, review) -> str:
-        takes = {int(read_take(p).get("person", 0)): p for p in sorted(self.folder.glob("*.npz"))}
+        takes = {int(read_take(p).get("person", 0)): p for p in self.outputs if p.is_file()}
         settings = context.scene.monocap
         done = []
         with SceneGuard(context):

@@ -243,7 +243,9 @@ def test_lift_again_bakes_as_import_take_does(review) -> None:
         assert np.array_equal(got[0], want[0]) and np.abs(got[1] - want[1]).max() < 1e-4, fc.data_path
 
 
-def test_lift_again_after_a_merge_leaves_the_merged_away_armature(review) -> None:
+def test_lift_again_after_a_merge_leaves_the_merged_away_armature(review, monkeypatch) -> None:
+    import time
+
     from monocap.blender_lib.actions import compat
     from monocap.blender_lib.actions.keyframes import read_keys
     from monocap.blender_lib.review import session
@@ -254,12 +256,20 @@ def test_lift_again_after_a_merge_leaves_the_merged_away_armature(review) -> Non
     def keys(obj) -> list:
         return [read_keys(fc) for fc in compat.channels(obj)]
 
+    # a Lift Again of both first, right before: each run has a folder of its own, so the second (after the
+    # merge) never bakes the first's take of person 1 (they once shared a folder when in the same second:
+    # the clock is held still here to make that happen)
+    monkeypatch.setattr(time, "strftime", lambda fmt, *args: "20261206-120000")
+    assert bpy.ops.monocap.review_lift() == {"FINISHED"}
+    earlier = review.lifted
     before, kept_before = keys(gone), keys(review.takes[0].armature)
     assert bpy.ops.monocap.review_edit(kind="invalid", person_a=0, frame_start=first + 31,
                                        frame_end=first + 45) == {"FINISHED"}
     assert bpy.ops.monocap.review_edit(kind="merge", person_a=0, person_b=1, frame_start=first + 1) == {"FINISHED"}
     assert bpy.ops.monocap.review_lift() == {"FINISHED"}
+    assert review.lifted != earlier
     assert sorted(p.name for p in Path(review.lifted).glob("*.npz")) == ["take_p0.npz"]
+    assert sorted(p.name for p in Path(earlier).glob("*.npz")) == ["take_p0.npz", "take_p1.npz"]
     after = keys(gone)
     assert len(after) == len(before) and all(np.array_equal(a[1], b[1]) for a, b in zip(after, before))
     assert any(not np.array_equal(a[1], b[1]) for a, b in zip(keys(review.takes[0].armature), kept_before))
