@@ -140,8 +140,8 @@ class CaptureSession:
             stem = Path(self.take).stem
             results = sorted(Path(self.tmpdir).glob(f"{stem}_p*.npz")) if self.several else [Path(st.result)]
             base = engine_python.user_dir() / "takes"
-            keep = [base / f"{stem}-{stamp}" / r.name for r in results] if self.several else \
-                [base / f"{stem}-{stamp}.npz"]
+            keep = [_unused(base / f"{stem}-{stamp}") / r.name for r in results] if self.several else \
+                [_unused(base / f"{stem}-{stamp}.npz")]
             try:
                 for source, target in zip(results, keep):
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -168,3 +168,12 @@ class CaptureSession:
         s.running, s.status, s.progress = False, "", 0.0
         _status_bar(context, None)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def _unused(path: Path) -> Path:
+    """path, or path with -2, -3 ... before its suffix where that is taken (two takes kept in one second)."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
