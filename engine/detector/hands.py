@@ -10,30 +10,22 @@ The path is MediaPipe Holistic's (numbers from its published graph configs, holi
 3. `hand_landmark_full` (224x224 crop, RGB in [0, 1]) answers 21 points (x, y in crop pixels, z in the same
    scale, relative to the wrist), the hand's presence, its handedness and 21 metric points (metres, centred
    on the hand).
-4. Where that finds no hand, two retries, cheapest first, frame after frame:
-   a. if the hand was seen in the frame before, the ROI its 21 points give (MediaPipe Hands' tracking step,
-      hand_landmark_landmarks_to_roi: box of the palm and finger-base points turned so wrist -> knuckles
-      points up, side 2x, shifted 0.1 side towards the fingers) and the landmark graph reads it;
-   b. else, where the body sees the wrist clearly, the palm detector (MediaPipe Hands' first stage,
-      `palm_detection_full`) looks in a square window around the body's hand box (four hand lengths wide,
-      so the palm is seen larger than in the whole frame); the palm nearest the body's wrist gives a hand ROI
-      (centred on the palm box, side 2.6x its longer edge, turned so wrist -> middle knuckle points up,
-      shifted half a box towards the fingers; MediaPipe's palm_detection_detection_to_roi) and the landmark
-      graph reads it. The palm detector costs more than the landmark graph, so after it finds nothing for a
-      hand it waits PALM_EVERY frames before it looks for that hand again; once it finds the hand, 4a
-      follows it.
-   A hand found by a retry must lie nearer its own side's body wrist than the other's, and within
-   RETRY_REACH hand lengths of it.
-Steps 1-3 take each frame on its own, so the crops of many frames go through the networks in one batch; only
-the retries go frame by frame. A hand whose wrist the body graph does not see, or whose presence is below
-PRESENCE_THRESHOLD, is marked invalid for that frame: never guessed.
+4. Where that finds no hand but the body sees the wrist, the palm detector (MediaPipe Hands' first stage,
+   `palm_detection_full`) looks in a square window around the body's hand box (four hand lengths wide, so
+   the palm is seen larger than in the whole frame); the palm nearest the body's wrist gives a hand ROI (centred on
+   the palm box, side 2.6x its longer edge, turned so wrist -> middle knuckle points up, shifted half a box
+   towards the fingers; MediaPipe's palm_detection_detection_to_roi) and the landmark graph reads it again.
+   A hand found this way must lie nearer its own side's body wrist than the other's.
+Each frame is done on its own (no ROI carried from the previous frame), so the crops of many frames go
+through the networks in one batch. A hand whose wrist the body graph does not see, or whose presence is
+below PRESENCE_THRESHOLD, is marked invalid for that frame: never guessed.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,18 +51,6 @@ PALM_SCORE = 0.5
 PALM_WINDOW = 4.0  # the palm search window's side, in hand lengths (step 1's box before its 2.7 scale)
 PALM_ROI_SCALE = 2.6
 PALM_ROI_SHIFT = 0.5
-# After the palm detector found nothing for a hand, frames before it looks again: a hand back in view is
-# then found at most this many frames late, and a hand out of view costs a palm search every few frames
-# instead of every frame (cam01: palm searches 86 -> 27 a hundred frames, hands found 0.60/0.71 -> 0.59/0.72
-# with step 4a).
-PALM_EVERY = 4
-# The points whose box gives a tracked hand's ROI (MediaPipe's hand_landmark_landmarks_to_roi): the wrist, the
-# thumb's base and the first two joints of each finger.
-TRACK_POINTS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
-TRACK_ROI_SCALE = 2.0
-# A hand found by a retry must have its wrist within this many hand lengths of the body's wrist: followed
-# from the frame before without it, cam02 kept two hands 590 px from where Holistic and the body saw them.
-RETRY_REACH = 1.5
 # `--hands` auto: hands are captured when the median hand (twice the wrist to middle-finger distance the
 # body keypoints give) spans at least this many pixels; below, the 224-pixel crop blows up a blur.
 # On the pose2sim views hands span about 70 px (10th percentile 35).
@@ -113,25 +93,6 @@ def roi_from_recrop(points: np.ndarray) -> bp.Roi:
     centre, scale = points[0], points[1]
     side = 2.0 * float(np.hypot(*(scale - centre)))
     return _turned_roi(centre, scale, side, -np.pi / 2, ROI_SHIFT)
-
-
-def roi_from_landmarks(points: np.ndarray) -> bp.Roi:
-    """Step 4a: the ROI of the next frame from a hand's 21 points (image pixels), as MediaPipe Hands tracks:
-    turned so that the wrist -> knuckles direction points up, the box of TRACK_POINTS in those axes, its
-    longer side x2, shifted towards the fingers."""
-    wrist = points[0]
-    knuckles = ((points[5] + points[13]) / 2.0 + points[9]) / 2.0
-    up = knuckles - wrist
-    rotation = float(np.pi / 2 - np.arctan2(-up[1], up[0]))
-    c, s = np.cos(rotation), np.sin(rotation)
-    # into the ROI's axes (x right, y down, turned by `rotation`), the box there, its centre back
-    sub = points[list(TRACK_POINTS)]
-    local = np.stack([c * sub[:, 0] + s * sub[:, 1], -s * sub[:, 0] + c * sub[:, 1]], 1)
-    lo, hi = local.min(0), local.max(0)
-    mid = (lo + hi) / 2.0
-    centre = np.array([c * mid[0] - s * mid[1], s * mid[0] + c * mid[1]])
-    side = float(max(hi - lo)) * TRACK_ROI_SCALE
-    return _turned_roi(centre, centre + up, side, np.pi / 2, ROI_SHIFT)
 
 
 def palms_in_window(raw_boxes: np.ndarray, raw_scores: np.ndarray, window: bp.Roi) -> list[bp.Detection]:
@@ -267,24 +228,12 @@ def empty_hands(frames: int) -> HandTrack:
                      np.zeros((frames, 2, NUM_HAND_POINTS, 3), np.float32), np.zeros((frames, 2), np.float32))
 
 
-@dataclass
-class _Follow:
-    """What the retries of one person carry from frame to frame (and from batch to batch): each hand's
-    points in the last frame (image pixels) where it was seen in that frame, and the frames each hand's palm
-    search still waits."""
-
-    points: list = field(default_factory=lambda: [None, None])
-    palm_wait: list = field(default_factory=lambda: [0, 0])
-
-
-def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray, body_valid: np.ndarray,
-                    follow: _Follow | None = None) -> HandTrack:
+def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray, body_valid: np.ndarray
+                    ) -> HandTrack:
     """Both hands in each of `frames` (BGR), given the body keypoints (N, 33, 3) (pixels, visibility) and
-    which frames have a body (N,). Steps 1-3 put the crops of all frames through each network at once; the
-    retries (step 4) go frame by frame. `follow` carries the retries' state from the batch before."""
+    which frames have a body (N,). All crops of the batch go through each network at once."""
     n = len(frames)
     out = empty_hands(n)
-    follow = follow or _Follow()
     jobs = []  # (frame k, side s, body ROI)
     for k in range(n):
         if not body_valid[k] or frames[k] is None:
@@ -297,88 +246,71 @@ def hands_in_frames(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray
             if roi.size < 4.0:  # a hand of a few pixels cannot be seen
                 continue
             jobs.append((k, s, roi))
-    found = {}  # (k, s) -> (ROI, (points, presence, handedness, metric points))
-    if jobs:
-        crops = np.stack([bp.landmark_input(frames[k], roi, RECROP_SIZE) for k, _, roi in jobs])
-        align = nets.recrop(crops)
-        rois = [roi_from_recrop(_to_image(a, roi, RECROP_SIZE)) for a, (_, _, roi) in zip(align, jobs)]
-        crops = np.stack([bp.landmark_input(frames[k], roi, HAND_SIZE) for (k, _, _), roi in zip(jobs, rois)])
-        pts, presence, handed, world = nets.landmarks(crops)
-        for j, ((k, s, _), roi) in enumerate(zip(jobs, rois)):
-            if presence[j] >= PRESENCE_THRESHOLD:
-                found[k, s] = (roi, (pts[j], presence[j], handed[j], world[j]))
-    tried = {(k, s) for k, s, _ in jobs}
-    for k in range(n):
-        for s in range(2):
-            if (k, s) in tried and (k, s) not in found:
-                got = _retry(nets, frames[k], body2d[k], s, follow)
-                if got is not None:
-                    found[k, s] = got
-            if (k, s) in found:
-                roi, (points, _, _, _) = found[k, s]
-                follow.points[s] = _to_image(points[:, :2], roi, HAND_SIZE)
-                follow.palm_wait[s] = 0
-            else:
-                follow.points[s] = None
-            follow.palm_wait[s] = max(0, follow.palm_wait[s] - 1)
-    for (k, s), (roi, (points, presence, handed, world)) in found.items():
-        out.points2d[k, s, :, :2] = _to_image(points[:, :2], roi, HAND_SIZE)
-        out.points2d[k, s, :, 2] = presence
+    if not jobs:
+        return out
+    crops = np.stack([bp.landmark_input(frames[k], roi, RECROP_SIZE) for k, _, roi in jobs])
+    align = nets.recrop(crops)
+    rois = [roi_from_recrop(_to_image(a, roi, RECROP_SIZE)) for a, (_, _, roi) in zip(align, jobs)]
+    crops = np.stack([bp.landmark_input(frames[k], roi, HAND_SIZE) for (k, _, _), roi in zip(jobs, rois)])
+    pts, presence, handed, world = nets.landmarks(crops)
+    retry_at = [] if not nets.has_palm else [
+        j for j in np.flatnonzero(presence < PRESENCE_THRESHOLD)
+        if body2d[jobs[j][0], BODY_HAND_POINTS[SIDES[jobs[j][1]]][0], 2] >= PALM_WRIST_VISIBILITY]
+    if retry_at:
+        retry = _palm_retry(nets, frames, body2d, [(jobs[j], rois[j]) for j in retry_at])
+        for j, (roi, got) in zip(retry_at, retry):
+            if got is not None:
+                rois[j] = roi
+                pts[j], presence[j], handed[j], world[j] = got
+    for j, ((k, s, _), roi) in enumerate(zip(jobs, rois)):
+        if presence[j] < PRESENCE_THRESHOLD:
+            continue
+        out.points2d[k, s, :, :2] = _to_image(pts[j, :, :2], roi, HAND_SIZE)
+        out.points2d[k, s, :, 2] = presence[j]
         # the metric points come in the crop's axes: turned back by the ROI's rotation about the camera axis
         c, sn = np.cos(roi.rotation), np.sin(roi.rotation)
-        out.points3d[k, s, :, 0] = c * world[:, 0] - sn * world[:, 1]
-        out.points3d[k, s, :, 1] = sn * world[:, 0] + c * world[:, 1]
-        out.points3d[k, s, :, 2] = world[:, 2]
-        out.handedness[k, s] = handed
+        out.points3d[k, s, :, 0] = c * world[j, :, 0] - sn * world[j, :, 1]
+        out.points3d[k, s, :, 1] = sn * world[j, :, 0] + c * world[j, :, 1]
+        out.points3d[k, s, :, 2] = world[j, :, 2]
+        out.handedness[k, s] = handed[j]
         out.valid[k, s] = True
     return out
 
 
-def _wrists(body: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
-    """The body's wrist of hand s in one frame's keypoints (33, 3), and the other hand's wrist (pixels)."""
-    return tuple(body[BODY_HAND_POINTS[side][0], :2] for side in (SIDES[s], SIDES[1 - s]))
+def _wrists(body2d: np.ndarray, k: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """The body's wrist of hand s in frame k, and the other hand's wrist (pixels)."""
+    return tuple(body2d[k, BODY_HAND_POINTS[side][0], :2] for side in (SIDES[s], SIDES[1 - s]))
 
 
-def _on_own_side(wrist: np.ndarray, body: np.ndarray, s: int) -> bool:
-    own, other = _wrists(body, s)
-    return bool(np.hypot(*(wrist - own)) < np.hypot(*(wrist - other)))
-
-
-def _retry(nets: HandNets, frame: np.ndarray, body: np.ndarray, s: int, follow: _Follow):
-    """Step 4 for hand s in one frame the body's box missed: (ROI, landmark answer) or None."""
-    if follow.points[s] is not None:  # 4a: where the hand was a frame ago
-        got = _read_hand(nets, frame, roi_from_landmarks(follow.points[s]), body, s)
-        if got is not None:
-            return got
-    if (not nets.has_palm or follow.palm_wait[s] > 0
-            or body[BODY_HAND_POINTS[SIDES[s]][0], 2] < PALM_WRIST_VISIBILITY):
-        return None
-    # 4b: the palm detector in a window around the body's hand box
-    w, p, i = BODY_HAND_POINTS[SIDES[s]]
-    box = roi_from_body(body[w, :2], body[p, :2], body[i, :2])
-    window = bp.Roi(box.cx, box.cy, box.size / POSE_ROI_SCALE * PALM_WINDOW, 0.0)
-    boxes, scores = nets.palms(bp.landmark_input(frame, window, PALM_SIZE)[None])
-    own, _ = _wrists(body, s)
-    palms = [q for q in palms_in_window(boxes[0], scores[0], window) if _on_own_side(q.keypoints[0], body, s)]
-    best = min(palms, key=lambda q: np.hypot(*(q.keypoints[0] - own)), default=None)
-    got = _read_hand(nets, frame, roi_from_palm(best), body, s) if best is not None else None
-    if got is None:
-        follow.palm_wait[s] = PALM_EVERY
-    return got
-
-
-def _read_hand(nets: HandNets, frame: np.ndarray, roi: bp.Roi, body: np.ndarray, s: int):
-    """The landmark graph on one hand ROI: (ROI, answer) when it sees a hand whose wrist lies on side s,
-    within RETRY_REACH hand lengths of the body's wrist."""
-    pts, presence, handed, world = nets.landmarks(bp.landmark_input(frame, roi, HAND_SIZE)[None])
-    if presence[0] < PRESENCE_THRESHOLD:
-        return None
-    wrist = _to_image(pts[0, :1, :2], roi, HAND_SIZE)[0]
-    w, p, i = BODY_HAND_POINTS[SIDES[s]]
-    length = roi_from_body(body[w, :2], body[p, :2], body[i, :2]).size / POSE_ROI_SCALE
-    if not _on_own_side(wrist, body, s) or np.hypot(*(wrist - body[w, :2])) > RETRY_REACH * length:
-        return None
-    return roi, (pts[0], presence[0], handed[0], world[0])
+def _palm_retry(nets: HandNets, frames: list[np.ndarray], body2d: np.ndarray, failed: list) -> list:
+    """Step 4 for the hands the body's box missed: [((k, s, body ROI), hand ROI), ...] -> per hand (ROI,
+    (points, presence, handedness, metric points)) of a hand found near its own wrist, or (None, None)."""
+    windows = [bp.Roi(roi.cx, roi.cy, roi.size / POSE_ROI_SCALE * PALM_WINDOW, 0.0)
+               for (_, _, roi), _ in failed]
+    crops = np.stack([bp.landmark_input(frames[k], w, PALM_SIZE) for ((k, _, _), _), w in zip(failed, windows)])
+    boxes, scores = nets.palms(crops)
+    chosen = []
+    for i, (((k, s, _), _), window) in enumerate(zip(failed, windows)):
+        own, other = _wrists(body2d, k, s)
+        palms = palms_in_window(boxes[i], scores[i], window)
+        palms = [p for p in palms if np.hypot(*(p.keypoints[0] - own)) < np.hypot(*(p.keypoints[0] - other))]
+        best = min(palms, key=lambda p: np.hypot(*(p.keypoints[0] - own)), default=None)
+        chosen.append(roi_from_palm(best) if best is not None else None)
+    todo = [i for i, r in enumerate(chosen) if r is not None]
+    out: list = [(None, None)] * len(failed)
+    if not todo:
+        return out
+    crops = np.stack([bp.landmark_input(frames[failed[i][0][0]], chosen[i], HAND_SIZE) for i in todo])
+    pts, presence, handed, world = nets.landmarks(crops)
+    for n, i in enumerate(todo):
+        if presence[n] < PRESENCE_THRESHOLD:
+            continue
+        (k, s, _), _ = failed[i]
+        wrist = _to_image(pts[n, :1, :2], chosen[i], HAND_SIZE)[0]
+        own, other = _wrists(body2d, k, s)
+        if np.hypot(*(wrist - own)) < np.hypot(*(wrist - other)):
+            out[i] = (chosen[i], (pts[n], presence[n], handed[n], world[n]))
+    return out
 
 
 def capture_hands(nets: HandNets, info, first: int, bodies: list[tuple[np.ndarray, np.ndarray]],
@@ -392,7 +324,6 @@ def capture_hands(nets: HandNets, info, first: int, bodies: list[tuple[np.ndarra
 
     T = len(bodies[0][1]) if bodies else 0
     results = [empty_hands(T) for _ in bodies]
-    follows = [_Follow() for _ in bodies]
     anyone = np.zeros(T, bool)
     for _, valid in bodies:
         anyone |= valid
@@ -403,8 +334,8 @@ def capture_hands(nets: HandNets, info, first: int, bodies: list[tuple[np.ndarra
         nonlocal batch, start
         if batch:
             end = start + len(batch)
-            for (body2d, valid), result, follow in zip(bodies, results, follows):
-                part = hands_in_frames(nets, batch, body2d[start:end], valid[start:end], follow)
+            for (body2d, valid), result in zip(bodies, results):
+                part = hands_in_frames(nets, batch, body2d[start:end], valid[start:end])
                 for name in ("points2d", "valid", "points3d", "handedness"):
                     getattr(result, name)[start:end] = getattr(part, name)
             start = end
