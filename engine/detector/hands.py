@@ -150,8 +150,8 @@ class HandNets:
     CPU-ms a crop); hand_recrop 0.8 / 1.4 on LiteRT against 1.6 CPU-ms on ONNX Runtime (one thread);
     palm_detection_full 5.1 / 9.8 on LiteRT against 10.0 CPU-ms (one thread). So the landmark graph runs on
     ONNX Runtime two crops a call, and the small graphs on LiteRT where it is installed (the `gpu` profile and
-    the tests), else on ONNX Runtime with one thread (the `cpu` profile: its hand pass about 13 % slower);
-    then our torch interpreter. Each graph uses the threads itself: LiteRT keeps Python's lock while it runs,
+    the tests), else on ONNX Runtime (the `cpu` profile), two threads there too (cam01's hand pass 26.6 ms a
+    frame against 31.7 with one, for 3 % more CPU); then our torch interpreter. Each graph uses the threads itself: LiteRT keeps Python's lock while it runs,
     so two lanes of one-thread graphs side by side (one per hand) were slower (cam01's hand pass 29.6 ms a
     frame against 18.6), and ONNX Runtime's threads must not spin between calls (onnx_runner.OnnxModel). On
     CUDA our interpreter runs them all, in batches.
@@ -176,12 +176,9 @@ class HandNets:
             small = have[0] if have else "torch"
             large = "onnx" if "onnx" in have else small
         self.runtimes = {"recrop": small, "palm": small, "landmarks": large}
-        # the small graphs on ONNX Runtime waste a second thread (hand_recrop: 1.6 CPU-ms a crop on one, 2.8 on
-        # two in batches of 8, 3.9 in pairs)
-        few = 1 if small == "onnx" else threads
-        self._recrop = load_graph(recrop, small, self.device, few, spin=False)
+        self._recrop = load_graph(recrop, small, self.device, threads, spin=False)
         self._landmarks = load_graph(landmarks, large, self.device, threads, spin=False)
-        self._palm = load_graph(palm, small, self.device, few, spin=False) if palm is not None else None
+        self._palm = load_graph(palm, small, self.device, threads, spin=False) if palm is not None else None
         self.has_palm = self._palm is not None
         self._lock = threading.Lock()  # a LiteRT interpreter or a CUDA graph is entered by one thread at a time
 
