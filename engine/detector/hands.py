@@ -151,10 +151,10 @@ class HandNets:
     palm_detection_full 5.1 / 9.8 on LiteRT against 10.0 CPU-ms (one thread). So the landmark graph runs on
     ONNX Runtime two crops a call, and the small graphs on LiteRT where it is installed (the `gpu` profile and
     the tests), else on ONNX Runtime (the `cpu` profile), two threads there too (cam01's hand pass 26.6 ms a
-    frame against 31.7 with one, for 3 % more CPU); then our torch interpreter. Each graph uses the threads itself: LiteRT keeps Python's lock while it runs,
-    so two lanes of one-thread graphs side by side (one per hand) were slower (cam01's hand pass 29.6 ms a
-    frame against 18.6), and ONNX Runtime's threads must not spin between calls (onnx_runner.OnnxModel). On
-    CUDA our interpreter runs them all, in batches.
+    frame against 31.7 with one, for 3 % more CPU); then our torch interpreter. Each graph uses the threads
+    itself: LiteRT keeps Python's lock while it runs, so two lanes of one-thread graphs side by side (one per
+    hand) were slower (cam01's hand pass 29.6 ms a frame against 18.6), and ONNX Runtime's threads must not
+    spin between calls (onnx_runner.OnnxModel). On CUDA our interpreter runs them all, in batches.
     """
 
     LANDMARK_CHUNK = 2
