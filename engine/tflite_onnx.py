@@ -25,7 +25,7 @@ import numpy as np
 
 from . import onnx_proto
 from .errors import ModelError
-from .tflite_torch.reader import Graph, read_graph
+from .tflite_torch.reader import NCHW_TO_NHWC, NHWC_TO_NCHW, Graph, constant_value, read_graph
 
 SUPPORTED_OPS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "PAD", "MAX_POOL_2D", "RESIZE_BILINEAR", "DEPTH_TO_SPACE",
@@ -34,8 +34,6 @@ SUPPORTED_OPS = (
 )
 OPSET = 17
 _SAME = 0  # tflite Padding enum
-_NHWC_TO_NCHW = (0, 3, 1, 2)
-_NCHW_TO_NHWC = (0, 2, 3, 1)
 
 
 def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -93,15 +91,12 @@ class _Emitter:
             t = self.g.tensors[i]
             if t.data is None:
                 raise ModelError(f"{self.where()}: tensor {t.name} is used before it is computed")
-            data = t.data.astype(np.float32) if t.data.dtype in (np.float16, np.float64) else t.data
-            if data.ndim == 4:
-                self.values[i] = (self.const(data.transpose(_NHWC_TO_NCHW)), "nchw")
-            else:
-                self.values[i] = (self.const(data), "nhwc")
+            data, lay = constant_value(t)
+            self.values[i] = (self.const(data), lay)
         name, lay = self.values[i]
         if layout is None or layout == lay:
             return name, lay
-        perm = _NHWC_TO_NCHW if layout == "nchw" else _NCHW_TO_NHWC
+        perm = NHWC_TO_NCHW if layout == "nchw" else NCHW_TO_NHWC
         return self.node("Transpose", [name], perm=list(perm)), layout
 
     def act(self, x: str, act: int) -> str:
@@ -153,7 +148,7 @@ class _Emitter:
             return
         if rank == 4:
             x, lay = self.get(xi, "nchw")
-            p = p[list(_NHWC_TO_NCHW)]
+            p = p[list(NHWC_TO_NCHW)]
         else:
             x, lay = self.get(xi, "nhwc")
         pads = np.concatenate([p[:, 0], p[:, 1]]).astype(np.int64)
@@ -169,7 +164,7 @@ class _Emitter:
             data = self.g.tensors[i].data
             if lay == "nchw" and data is not None and data.ndim < 4:
                 data = data.astype(np.float32).reshape((1,) * (4 - data.ndim) + data.shape)
-                return self.const(data.transpose(_NHWC_TO_NCHW))
+                return self.const(data.transpose(NHWC_TO_NCHW))
             return self.get(i, lay)[0]
 
         y = self.node("Add", [operand(a), operand(b)])
@@ -224,7 +219,7 @@ class _Emitter:
         rank = len(self.shape(ins[0]))
         axis = op.options["axis"] % rank
         if rank == 4 and all(self.values.get(i, (None, "nchw"))[1] == "nchw" for i in ins):
-            lay, dim = "nchw", _NHWC_TO_NCHW.index(axis)
+            lay, dim = "nchw", NHWC_TO_NCHW.index(axis)
         else:
             lay, dim = "nhwc", axis
         y = self.node("Concat", [self.get(i, lay)[0] for i in ins], axis=int(dim))
@@ -296,7 +291,7 @@ class _Emitter:
         axes = list(range(1, len(shape)))
         lay = "nchw" if len(shape) == 4 else "nhwc"
         if lay == "nchw":
-            axes = [_NHWC_TO_NCHW.index(a) for a in axes]
+            axes = [NHWC_TO_NCHW.index(a) for a in axes]
         x, _ = self.get(xi, lay)
         args = [self.const(np.array(v, np.int64), n) for v, n in
                 ((starts, "starts"), (ends, "ends"), (axes, "axes"), (steps, "steps"))]
@@ -315,7 +310,7 @@ class _Emitter:
             if op.name not in SUPPORTED_OPS:
                 raise ModelError(f"unsupported op {op.name} in {self.where()}")
         inp = g.inputs[0]
-        self.values[inp] = (self.node("Transpose", ["x"], perm=list(_NHWC_TO_NCHW)), "nchw")
+        self.values[inp] = (self.node("Transpose", ["x"], perm=list(NHWC_TO_NCHW)), "nchw")
         handlers = {
             "CONV_2D": lambda op: self.op_conv(op, False),
             "DEPTHWISE_CONV_2D": lambda op: self.op_conv(op, True),

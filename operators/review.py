@@ -13,6 +13,12 @@ from ..engine.errors import BadInput
 from .common import EngineJobModal, TakeFiles, reports_errors
 
 
+def _editable(context: bpy.types.Context) -> bool:
+    """A review is open and Lift Again is not running: the edit list may change."""
+    review = context.scene.monocap.review
+    return review.active and not review.running
+
+
 def _redraw(context: bpy.types.Context) -> None:
     """Every area of the screen draws again (the skeletons follow the edit list)."""
     for area in context.screen.areas if context.screen else []:
@@ -55,8 +61,7 @@ class MONOCAP_OT_review_edit(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        review = context.scene.monocap.review
-        return review.active and not review.running
+        return _editable(context)
 
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
@@ -78,8 +83,7 @@ class MONOCAP_OT_review_undo(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        review = context.scene.monocap.review
-        return review.active and not review.running
+        return _editable(context)
 
     @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
@@ -103,8 +107,7 @@ class MONOCAP_OT_review_lift(bpy.types.Operator, EngineJobModal):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        review = context.scene.monocap.review
-        return review.active and not review.running
+        return _editable(context)
 
 
 class MONOCAP_OT_review_show(bpy.types.Operator):

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import skeleton as sk
 from ..motion.fingers import finger_fields, fix_chirality
+from ..motion.rotations import forward_kinematics
 from ..motion.take3d import complete_takes
 from .realvideo import Camera, triangulate, zup_to_yup
 
@@ -57,10 +58,10 @@ def _take_hand_points(joints3d: np.ndarray) -> np.ndarray:
 
 def _rest_hands() -> np.ndarray:
     """(2, 21, 3) the skeleton's hands at rest (straight fingers), by their rest offsets."""
-    pos = np.zeros((len(sk.HAND_SKELETON_PARENTS), 3))
-    for j, parent in enumerate(sk.HAND_SKELETON_PARENTS):
-        pos[j] = (pos[parent] if parent >= 0 else 0.0) + sk.HAND_SKELETON_REST[j]
-    return _take_hand_points(pos[None])[0]
+    joints = len(sk.HAND_SKELETON_PARENTS)
+    unturned = np.tile([1.0, 0.0, 0.0, 0.0], (1, joints, 1))
+    pos, _ = forward_kinematics(sk.HAND_SKELETON_REST, unturned, np.zeros((1, 3)), sk.HAND_SKELETON_PARENTS)
+    return _take_hand_points(pos)[0]
 
 
 def reference_hands(cams: list[Camera], takes: list[dict], frames: int) -> tuple[np.ndarray, np.ndarray, float]:

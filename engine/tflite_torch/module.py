@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from ..errors import BadInput, ModelError
-from .reader import Graph, TensorInfo, read_graph
+from .reader import NHWC_TO_NCHW, Graph, TensorInfo, constant_value, read_graph
 
 SUPPORTED_OPS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "PAD", "MAX_POOL_2D", "RESIZE_BILINEAR", "DEPTH_TO_SPACE",
@@ -31,7 +31,6 @@ SUPPORTED_OPS = (
     "FULLY_CONNECTED", "MEAN", "PRELU", "STRIDED_SLICE",  # the hand graphs (palm, hand landmarks, recrop)
 )
 _SAME, _VALID = 0, 1  # tflite Padding enum
-_NHWC_TO_NCHW = (0, 3, 1, 2)
 
 
 def _act(graph: fx.Graph, node: fx.Node, act: int, where: str) -> fx.Node:
@@ -156,11 +155,8 @@ class _Builder:
             t = self.tensor(i)
             if t.data is None:
                 raise ModelError(f"{self.where()}: tensor {t.name} is used before it is computed")
-            data = t.data.astype(np.float32) if t.data.dtype in (np.float16, np.float64) else t.data
-            if data.ndim == 4:
-                self.values[i] = (self.buffer(data.transpose(_NHWC_TO_NCHW)), "nchw")
-            else:
-                self.values[i] = (self.buffer(data), "nhwc")
+            data, lay = constant_value(t)
+            self.values[i] = (self.buffer(data), lay)
         node, lay = self.values[i]
         if layout is None or layout == lay:
             return node, lay
@@ -231,7 +227,7 @@ class _Builder:
             return
         if self.rank(xi) == 4:
             x, _ = self.get(xi, "nchw")
-            perm = _NHWC_TO_NCHW
+            perm = NHWC_TO_NCHW
             lay = "nchw"
         else:
             x, _ = self.get(xi, "nhwc")
@@ -253,7 +249,7 @@ class _Builder:
             data = self.tensor(i).data
             if lay == "nchw" and data is not None and data.ndim < 4:
                 data = data.astype(np.float32).reshape((1,) * (4 - data.ndim) + data.shape)
-                return self.buffer(data.transpose(_NHWC_TO_NCHW))
+                return self.buffer(data.transpose(NHWC_TO_NCHW))
             return self.get(i, lay)[0]
 
         # A fused activation may work in place on the fresh sum.
@@ -312,7 +308,7 @@ class _Builder:
         rank = self.rank(ins[0])
         axis = op.options["axis"] % rank
         if rank == 4 and all(self.values.get(i, (None, "nchw"))[1] == "nchw" for i in ins):
-            lay, dim = "nchw", _NHWC_TO_NCHW.index(axis)
+            lay, dim = "nchw", NHWC_TO_NCHW.index(axis)
         else:
             lay, dim = "nhwc", axis
         xs = [self.get(i, lay)[0] for i in ins]
@@ -379,7 +375,7 @@ class _Builder:
             spec.append((b, e, int(step[d])))
         if len(shape) == 4:  # slice in NCHW: the spec's dimensions follow the layout
             x, _ = self.get(xi, "nchw")
-            spec = [spec[k] for k in _NHWC_TO_NCHW]
+            spec = [spec[k] for k in NHWC_TO_NCHW]
             self.set(op.outputs[0], self.call(_slice, x, tuple(spec)), "nchw")
         else:
             x, _ = self.get(xi, "nhwc")

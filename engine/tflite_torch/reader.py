@@ -34,6 +34,20 @@ class TensorInfo:
     quant: tuple[np.ndarray, np.ndarray, int] | None = None  # (scale, zero_point, axis) of int tensors
 
 
+# the interpreters keep rank-4 tensors in NCHW (the convolutions' layout), TFLite stores them NHWC
+NHWC_TO_NCHW = (0, 3, 1, 2)
+NCHW_TO_NHWC = (0, 2, 3, 1)
+
+
+def constant_value(t: TensorInfo) -> tuple[np.ndarray, str]:
+    """A constant tensor as our interpreters hold it (torch and ONNX alike): float16 / float64 as float32,
+    rank 4 turned to NCHW ("nchw"), the others as stored ("nhwc")."""
+    data = t.data.astype(np.float32) if t.data.dtype in (np.float16, np.float64) else t.data
+    if data.ndim == 4:
+        return data.transpose(NHWC_TO_NCHW), "nchw"
+    return data, "nhwc"
+
+
 @dataclass
 class OpInfo:
     """One operator: builtin name, input/output tensor indices (-1 = absent) and its parsed options."""
